@@ -1,0 +1,3 @@
+from llamaburn.cli import main
+
+raise SystemExit(main())

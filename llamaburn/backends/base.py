@@ -1,0 +1,148 @@
+"""The contract every backend fulfils, and the HTTP plumbing they share.
+
+A backend owns one ``httpx.AsyncClient`` for its whole life, so every iteration reuses one keep-alive
+connection: a fresh connection per request added 25 to 75 ms to TTFT on loopback, which is the network
+stack, not the server.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import httpx
+
+from llamaburn.errors import BackendError, ModelNotFoundError
+from llamaburn.metrics import Chunk
+
+CONNECT_TIMEOUT_S = 3.0
+DEFAULT_READ_TIMEOUT_S = 300.0
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """One chat completion to stream. ``images`` are base64 strings, for vision modalities."""
+
+    model: str
+    prompt: str
+    temperature: float | None = None
+    max_tokens: int | None = None
+    seed: int | None = None
+    images: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    """A model a backend offers. ``details`` holds whatever the server says about it (family, quant...)."""
+
+    id: str
+    size_bytes: int | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """A model server. Subclasses declare ``name``, ``label`` and ``default_url``, and stream chunks."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    default_url: ClassVar[str]
+    unreachable_hint: ClassVar[str] = "check the URL and that the server is running"
+
+    def __init__(
+        self, url: str | None = None, *, api_key: str | None = None, read_timeout: float | None = None
+    ) -> None:
+        self.url = (url or self.default_url).rstrip("/")
+        self.api_key = api_key
+        self.read_timeout = DEFAULT_READ_TIMEOUT_S if read_timeout is None else read_timeout
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self.client = httpx.AsyncClient(
+            base_url=self.url,
+            headers=headers,
+            timeout=httpx.Timeout(CONNECT_TIMEOUT_S, read=self.read_timeout),
+            limits=httpx.Limits(max_keepalive_connections=1, keepalive_expiry=600),
+        )
+
+    async def start(self) -> None:
+        """Make the server ready to answer. Most servers are already running; the embedded one is not."""
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def __aenter__(self) -> Backend:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    @abstractmethod
+    async def version(self) -> str | None:
+        """The server's version, for the run's system snapshot; ``None`` when it does not say."""
+
+    @abstractmethod
+    async def models(self) -> list[ModelEntry]: ...
+
+    @abstractmethod
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        """Stream one answer. The request is sent on the first ``__anext__``, not before."""
+
+    async def show(self, model: str) -> dict[str, Any]:
+        """What the server knows about one model; servers without such an endpoint return ``{}``."""
+        return {}
+
+    async def get_json(self, path: str) -> Any:
+        with self.errors():
+            response = await self.client.get(path)
+            self.raise_for_status(response)
+            return self.decode(response.text)
+
+    @contextmanager
+    def errors(self, model: str | None = None) -> Iterator[None]:
+        """Turn transport failures into one-line ``BackendError``s that name the server."""
+        try:
+            yield
+        except httpx.ConnectError as exc:
+            raise BackendError(f"{self.label} at {self.url} is not reachable ({exc}): {self.unreachable_hint}")
+        except httpx.ConnectTimeout:
+            raise BackendError(f"{self.label} at {self.url} did not accept a connection within "
+                               f"{CONNECT_TIMEOUT_S:g} s: {self.unreachable_hint}")
+        except httpx.ReadTimeout:
+            raise BackendError(f"{self.label} at {self.url} sent nothing for {self.read_timeout:g} s "
+                               "(the read timeout); raise it with --read-timeout for slow model loads")
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise BackendError(f"{self.label} at {self.url} closed the connection mid-stream ({exc})")
+        except httpx.HTTPError as exc:
+            raise BackendError(f"{self.label} at {self.url} failed: {exc}")
+
+    def raise_for_status(self, response: httpx.Response, model: str | None = None) -> None:
+        """Raise a ``BackendError`` carrying the server's own error message for any 4xx/5xx answer."""
+        if response.status_code < 400:
+            return
+        message = _error_message(response.text) or response.reason_phrase
+        if response.status_code == 404 and model is not None:
+            raise ModelNotFoundError(f"model {model!r} not found on {self.label} at {self.url}: {message}")
+        retry = response.headers.get("retry-after")
+        suffix = f" (retry after {retry} s)" if retry else ""
+        raise BackendError(f"{self.label} at {self.url} answered HTTP {response.status_code}: {message}{suffix}")
+
+    def decode(self, line: str) -> Any:
+        try:
+            return json.loads(line)
+        except json.JSONDecodeError:
+            raise BackendError(f"{self.label} at {self.url} sent malformed JSON: {line[:120]!r}") from None
+
+
+def _error_message(body: str) -> str:
+    """The ``error`` field of a JSON error body (Ollama and OpenAI both use one), else the raw text."""
+    try:
+        data = json.loads(body)
+    except json.JSONDecodeError:
+        return body.strip()[:200]
+    error = data.get("error") if isinstance(data, dict) else None
+    if isinstance(error, dict):
+        return str(error.get("message", error))
+    return str(error) if error else body.strip()[:200]

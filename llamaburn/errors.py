@@ -1,0 +1,27 @@
+"""One exception hierarchy, so every face (CLI, UI, API) can show a user one actionable line."""
+
+from __future__ import annotations
+
+
+class LlamaBurnError(Exception):
+    """Base of every error LlamaBurn reports to a user; its message is the one line they see."""
+
+
+class ConfigError(LlamaBurnError):
+    """The user asked for something invalid; nothing has been run or stored."""
+
+
+class BackendError(LlamaBurnError):
+    """A model server could not be reached, refused the request, or broke its protocol."""
+
+
+class ModelNotFoundError(BackendError):
+    """The backend answered, but does not have the requested model."""
+
+
+class ComingSoonError(LlamaBurnError):
+    """The modality is declared but not runnable yet."""
+
+
+class StoreError(LlamaBurnError):
+    """The history database could not be opened, read or written."""

@@ -1,0 +1,71 @@
+"""What a modality plugin supplies: its name, its inputs form, its metric set and how to measure one request.
+
+The core runner owns everything shared by all modalities (warmup, iterations, events, cancel, summary,
+storage), so a modality only describes its inputs and measures a single request against a backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from llamaburn.backends.base import Backend
+from llamaburn.errors import ComingSoonError, ConfigError
+from llamaburn.metrics import Metric
+
+
+class Inputs(BaseModel):
+    """Fields every modality's form shares. A modality subclasses this to add its own inputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    iterations: int = Field(5, ge=1, le=10_000, description="Measured requests; they make the summary.")
+    warmup: int = Field(1, ge=0, le=100, description="Requests run first and left out of the summary.")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The model under test: a started backend and the model id to ask it for."""
+
+    backend: Backend
+    model: str
+
+
+class Modality:
+    """Base class of every benchmark type. ``available = False`` shows it as "Coming Soon"."""
+
+    name: ClassVar[str]
+    label: ClassVar[str]
+    available: ClassVar[bool] = False
+    inputs: ClassVar[type[Inputs]] = Inputs
+    metrics: ClassVar[tuple[Metric, ...]] = ()
+
+    def prompt(self, inputs: Inputs, index: int) -> str:
+        """What request ``index`` (0-based, warmups included) asks, as shown in ``iteration_start``."""
+        return ""
+
+    async def measure(
+        self, inputs: Inputs, prompt: str, target: Target, on_text: Callable[[str], None]
+    ) -> dict[str, Any]:
+        """Send one request, pass streamed text to ``on_text`` as it arrives, and return its metrics."""
+        raise ComingSoonError(f"{self.label} benchmarks are coming soon: only available modalities can run")
+
+    def parse_inputs(self, data: dict[str, Any]) -> Inputs:
+        """Validate a form or command line into this modality's inputs, as one line per bad field."""
+        try:
+            return self.inputs.model_validate(data)
+        except ValidationError as exc:
+            raise ConfigError(_one_line(exc)) from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"]) or "input"
+        value = error.get("input")
+        got = f" (got {value!r})" if not isinstance(value, dict) else ""
+        problems.append(f"{field}: {error['msg']}{got}")
+    return "; ".join(problems)

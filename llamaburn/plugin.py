@@ -1,0 +1,58 @@
+"""The public plugin API: everything a modality or backend plugin imports from LlamaBurn is here.
+
+A minimal modality plugin::
+
+    from llamaburn.plugin import Modality, hookimpl
+
+    class MyModality(Modality):
+        name = "x"
+        label = "X"
+
+    @hookimpl
+    def register_modalities(register):
+        register(MyModality())
+"""
+
+from llamaburn.backends.base import Backend, ChatRequest, ModelEntry
+from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError
+from llamaburn.events import (
+    Cancelled,
+    Complete,
+    Error,
+    Event,
+    IterationComplete,
+    IterationStart,
+    Token,
+    Warmup,
+    WarmupComplete,
+)
+from llamaburn.hookspecs import hookimpl
+from llamaburn.metrics import Chunk, Metric, ServerTimings, measure_stream
+from llamaburn.modality import Inputs, Modality, Target
+
+__all__ = [
+    "Backend",
+    "BackendError",
+    "Cancelled",
+    "ChatRequest",
+    "Chunk",
+    "ComingSoonError",
+    "Complete",
+    "ConfigError",
+    "Error",
+    "Event",
+    "Inputs",
+    "IterationComplete",
+    "IterationStart",
+    "LlamaBurnError",
+    "Metric",
+    "Modality",
+    "ModelEntry",
+    "ServerTimings",
+    "Target",
+    "Token",
+    "Warmup",
+    "WarmupComplete",
+    "hookimpl",
+    "measure_stream",
+]

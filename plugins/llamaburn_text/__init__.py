@@ -1,0 +1,66 @@
+"""Text: stream a chat answer to a prompt and time every chunk (TTFT, TPS, ITL, total time)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from llamaburn.plugin import ChatRequest, Inputs, Metric, Modality, Target, hookimpl, measure_stream
+
+DEFAULT_PROMPT = "Explain the concept of recursion in programming, with a short example."
+
+TEXT_METRICS = (
+    Metric(name="tps", label="TPS", unit="tok/s", direction="higher"),
+    Metric(name="ttft_ms", label="TTFT", unit="ms", direction="lower"),
+    Metric(name="itl_ms_p50", label="ITL p50", unit="ms", direction="lower"),
+    Metric(name="itl_ms_p95", label="ITL p95", unit="ms", direction="lower"),
+    Metric(name="total_ms", label="Total time", unit="ms", direction="lower"),
+    Metric(name="output_tokens", label="Output tokens", unit="tok", direction="higher"),
+    Metric(name="server_tps", label="Server TPS", unit="tok/s", direction="higher"),
+    Metric(name="prompt_tps", label="Prompt TPS", unit="tok/s", direction="higher"),
+    Metric(name="load_ms", label="Load time", unit="ms", direction="lower"),
+)
+
+
+class TextInputs(Inputs):
+    prompts: list[str] = Field(
+        default_factory=lambda: [DEFAULT_PROMPT], min_length=1,
+        description="One prompt, or a set used in turn by successive iterations.",
+    )
+    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature, 0 to 2.")
+    max_tokens: int = Field(256, ge=1, le=131_072, description="Most tokens to generate per answer.")
+    seed: int | None = Field(None, description="Sampling seed, for repeatable answers where supported.")
+
+    @field_validator("prompts")
+    @classmethod
+    def _no_empty_prompt(cls, prompts: list[str]) -> list[str]:
+        if any(not prompt.strip() for prompt in prompts):
+            raise ValueError("a prompt is empty")
+        return prompts
+
+
+class TextModality(Modality):
+    name = "text"
+    label = "Text"
+    available = True
+    inputs = TextInputs
+    metrics = TEXT_METRICS
+
+    def prompt(self, inputs: Inputs, index: int) -> str:
+        assert isinstance(inputs, TextInputs)
+        return inputs.prompts[index % len(inputs.prompts)]
+
+    async def measure(
+        self, inputs: Inputs, prompt: str, target: Target, on_text: Callable[[str], None]
+    ) -> dict[str, Any]:
+        assert isinstance(inputs, TextInputs)
+        request = ChatRequest(model=target.model, prompt=prompt, temperature=inputs.temperature,
+                              max_tokens=inputs.max_tokens, seed=inputs.seed)
+        return await measure_stream(target.backend.stream_chat(request), on_text)
+
+
+@hookimpl
+def register_modalities(register: Callable[[Modality], None]) -> None:
+    register(TextModality())

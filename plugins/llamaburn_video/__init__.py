@@ -1,0 +1,31 @@
+"""Video: describe or analyse a clip, timing frames processed and the answer's stream."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pydantic import Field
+
+from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
+
+
+class VideoInputs(Inputs):
+    video_path: str = Field(description="The clip to analyse (MP4 or WebM).")
+    prompt: str = Field("Describe what happens in this video.", min_length=1,
+                        description="What to ask about the clip.")
+
+
+class VideoModality(Modality):
+    name = "video"
+    label = "Video"
+    inputs = VideoInputs
+    metrics = (
+        Metric(name="frame_rate", label="Frame rate", unit="fps", direction="higher"),
+        Metric(name="ttft_ms", label="TTFT", unit="ms", direction="lower"),
+        Metric(name="tps", label="TPS", unit="tok/s", direction="higher"),
+    )
+
+
+@hookimpl
+def register_modalities(register: Callable[[Modality], None]) -> None:
+    register(VideoModality())
