@@ -6,6 +6,7 @@ that reads the HTTP stream, with no await between the read and the timestamp.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import time
@@ -106,7 +107,7 @@ def stream_metrics(
     else:
         output_tokens, source = len(arrivals), "chunks"
     decode_s = arrivals[-1] - arrivals[0]
-    gaps_ms = [(b - a) * 1000 for a, b in zip(arrivals, arrivals[1:], strict=False)]
+    gaps_ms = [(b - a) * 1000 for a, b in itertools.pairwise(arrivals)]
     metrics: dict[str, Any] = {
         "ttft_ms": (arrivals[0] - started) * 1000,
         "tps": (output_tokens - 1) / decode_s if output_tokens > 1 and decode_s > 0 else None,

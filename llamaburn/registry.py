@@ -67,19 +67,32 @@ class Registry:
         rows = []
         for name, modality in self.modalities.items():
             source = self.sources[("modality", name)]
-            rows.append(PluginInfo(kind="modality", name=name, label=modality.label,
-                                   available=modality.available, distribution=source.distribution,
-                                   version=source.version))
+            rows.append(
+                PluginInfo(
+                    kind="modality",
+                    name=name,
+                    label=modality.label,
+                    available=modality.available,
+                    distribution=source.distribution,
+                    version=source.version,
+                )
+            )
         for name, backend in self.backends.items():
             source = self.sources[("backend", name)]
-            rows.append(PluginInfo(kind="backend", name=name, label=backend.label, available=True,
-                                   distribution=source.distribution, version=source.version))
+            rows.append(
+                PluginInfo(
+                    kind="backend",
+                    name=name,
+                    label=backend.label,
+                    available=True,
+                    distribution=source.distribution,
+                    version=source.version,
+                )
+            )
         return rows + self.problems
 
 
-def load_registry(
-    plugins: Iterable[EntryPoint] | None = None, extra: Iterable[tuple[str, object]] = ()
-) -> Registry:
+def load_registry(plugins: Iterable[EntryPoint] | None = None, extra: Iterable[tuple[str, object]] = ()) -> Registry:
     """Build the registry from the entry points (all installed ones by default) and ``extra`` plugins.
 
     ``extra`` is ``(name, plugin object)`` pairs registered as they are, which is how tests add small
@@ -111,8 +124,7 @@ def load_registry(
     for name, plugin in extra:
         add(name, plugin, _Source(name))
 
-    for hook, kind in ((manager.hook.register_modalities, "modality"),
-                       (manager.hook.register_backends, "backend")):
+    for hook, kind in ((manager.hook.register_modalities, "modality"), (manager.hook.register_backends, "backend")):
         for impl in hook.get_hookimpls():
             source = origins[impl.plugin_name]
             try:
@@ -150,6 +162,8 @@ def _register(registry: Registry, kind: str, obj: Any, source: _Source) -> None:
 
 def _problem(registry: Registry, source: _Source, error: str) -> None:
     log.warning("plugin %s: %s", source.plugin, error)
-    registry.problems.append(PluginInfo(kind="plugin", name=source.plugin, distribution=source.distribution,
-                                        version=source.version, error=error))
-
+    registry.problems.append(
+        PluginInfo(
+            kind="plugin", name=source.plugin, distribution=source.distribution, version=source.version, error=error
+        )
+    )

@@ -66,7 +66,7 @@ class Backend(ABC):
             limits=httpx.Limits(max_keepalive_connections=1, keepalive_expiry=600),
         )
 
-    async def start(self) -> None:
+    async def start(self) -> None:  # noqa: B027 - a hook with a deliberate no-op default
         """Make the server ready to answer. Most servers are already running; the embedded one is not."""
 
     async def aclose(self) -> None:
@@ -106,17 +106,22 @@ class Backend(ABC):
         try:
             yield
         except httpx.ConnectError as exc:
-            raise BackendError(f"{self.label} at {self.url} is not reachable ({exc}): {self.unreachable_hint}")
+            message = f"{self.label} at {self.url} is not reachable ({exc}): {self.unreachable_hint}"
+            raise BackendError(message) from None
         except httpx.ConnectTimeout:
-            raise BackendError(f"{self.label} at {self.url} did not accept a connection within "
-                               f"{CONNECT_TIMEOUT_S:g} s: {self.unreachable_hint}")
+            raise BackendError(
+                f"{self.label} at {self.url} did not accept a connection within "
+                f"{CONNECT_TIMEOUT_S:g} s: {self.unreachable_hint}"
+            ) from None
         except httpx.ReadTimeout:
-            raise BackendError(f"{self.label} at {self.url} sent nothing for {self.read_timeout:g} s "
-                               "(the read timeout); raise it with --read-timeout for slow model loads")
+            raise BackendError(
+                f"{self.label} at {self.url} sent nothing for {self.read_timeout:g} s "
+                "(the read timeout); raise it with --read-timeout for slow model loads"
+            ) from None
         except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise BackendError(f"{self.label} at {self.url} closed the connection mid-stream ({exc})")
+            raise BackendError(f"{self.label} at {self.url} closed the connection mid-stream ({exc})") from None
         except httpx.HTTPError as exc:
-            raise BackendError(f"{self.label} at {self.url} failed: {exc}")
+            raise BackendError(f"{self.label} at {self.url} failed: {exc}") from None
 
     def raise_for_status(self, response: httpx.Response, model: str | None = None) -> None:
         """Raise a ``BackendError`` carrying the server's own error message for any 4xx/5xx answer."""

@@ -87,8 +87,9 @@ class EmbeddedBackend(OpenAIBackend):
                 pass
             await asyncio.sleep(0.1)
         self._stop()
-        raise BackendError(f"the embedded llama.cpp server did not start within {START_TIMEOUT_S:g} s "
-                           f"(log: {self._log})")
+        raise BackendError(
+            f"the embedded llama.cpp server did not start within {START_TIMEOUT_S:g} s (log: {self._log})"
+        )
 
     def _stop(self) -> None:
         process, self._process = self._process, None
@@ -113,5 +114,14 @@ class EmbeddedBackend(OpenAIBackend):
 
     async def models(self) -> list[ModelEntry]:
         await self.start()
-        return [ModelEntry(id=MODEL_ALIAS, details={"family": "gemma3", "quantization_level": "Q4_K_M",
-                                                    "parameter_size": "270M", "format": "gguf"})]
+        return [
+            ModelEntry(
+                id=MODEL_ALIAS,
+                details={
+                    "family": "gemma3",
+                    "quantization_level": "Q4_K_M",
+                    "parameter_size": "270M",
+                    "format": "gguf",
+                },
+            )
+        ]

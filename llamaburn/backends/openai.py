@@ -45,8 +45,11 @@ class OpenAIBackend(Backend):
             "stream": True,
             "stream_options": {"include_usage": True},
         }
-        for key, value in (("temperature", request.temperature), ("max_tokens", request.max_tokens),
-                           ("seed", request.seed)):
+        for key, value in (
+            ("temperature", request.temperature),
+            ("max_tokens", request.max_tokens),
+            ("seed", request.seed),
+        ):
             if value is not None:
                 body[key] = value
         with self.errors(request.model):
@@ -58,14 +61,13 @@ class OpenAIBackend(Backend):
                     async for event in source.aiter_sse():
                         if event.data.strip() == "[DONE]":
                             return
-                        chunk = self._parse(self.decode(event.data))
-                        if chunk is not None:
-                            yield chunk
+                        yield self._parse(self.decode(event.data))
                 except SSEError as exc:
-                    raise BackendError(f"{self.label} at {self.url} did not answer with an event stream: {exc}")
+                    message = f"{self.label} at {self.url} did not answer with an event stream: {exc}"
+                    raise BackendError(message) from None
         raise BackendError(f"{self.label} at {self.url} ended the stream without [DONE]")
 
-    def _parse(self, data: dict[str, Any]) -> Chunk | None:
+    def _parse(self, data: dict[str, Any]) -> Chunk:
         if "error" in data:
             error = data["error"]
             message = error.get("message", error) if isinstance(error, dict) else error

@@ -11,10 +11,12 @@ from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
 
 
 class CodeInputs(Inputs):
-    prompt: str = Field("Write a function that returns the n-th Fibonacci number.", min_length=1,
-                        description="What code to write.")
+    prompt: str = Field(
+        "Write a function that returns the n-th Fibonacci number.", min_length=1, description="What code to write."
+    )
     language: Literal["python", "javascript", "typescript", "rust", "go", "c", "cpp", "java"] = Field(
-        "python", description="The language the answer must be written in.")
+        "python", description="The language the answer must be written in."
+    )
 
 
 class CodeModality(Modality):

@@ -26,7 +26,8 @@ TEXT_METRICS = (
 
 class TextInputs(Inputs):
     prompts: list[str] = Field(
-        default_factory=lambda: [DEFAULT_PROMPT], min_length=1,
+        default_factory=lambda: [DEFAULT_PROMPT],
+        min_length=1,
         description="One prompt, or a set used in turn by successive iterations.",
     )
     temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature, 0 to 2.")
@@ -56,8 +57,13 @@ class TextModality(Modality):
         self, inputs: Inputs, prompt: str, target: Target, on_text: Callable[[str], None]
     ) -> dict[str, Any]:
         assert isinstance(inputs, TextInputs)
-        request = ChatRequest(model=target.model, prompt=prompt, temperature=inputs.temperature,
-                              max_tokens=inputs.max_tokens, seed=inputs.seed)
+        request = ChatRequest(
+            model=target.model,
+            prompt=prompt,
+            temperature=inputs.temperature,
+            max_tokens=inputs.max_tokens,
+            seed=inputs.seed,
+        )
         return await measure_stream(target.backend.stream_chat(request), on_text)
 
 

@@ -11,8 +11,7 @@ from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
 
 class VideoInputs(Inputs):
     video_path: str = Field(description="The clip to analyse (MP4 or WebM).")
-    prompt: str = Field("Describe what happens in this video.", min_length=1,
-                        description="What to ask about the clip.")
+    prompt: str = Field("Describe what happens in this video.", min_length=1, description="What to ask about the clip.")
 
 
 class VideoModality(Modality):

@@ -1,0 +1,319 @@
+"""The ``llamaburn`` command. Imports stay inside the handlers so ``--help`` answers fast."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+EXIT_CANCELLED = 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llamaburn", description="Benchmark local LLM servers.")
+    from llamaburn import __version__
+
+    parser.add_argument("--version", action="version", version=f"llamaburn {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    bench = commands.add_parser("bench", help="run a benchmark and store it in history")
+    bench.add_argument("--modality", default="text", help="benchmark type (default: text)")
+    _backend_options(bench)
+    bench.add_argument("--model", help="model id (default: the backend's first model)")
+    prompt = bench.add_mutually_exclusive_group()
+    prompt.add_argument("--prompt", help="the prompt to send")
+    prompt.add_argument("--prompts-file", type=Path, help="a file of prompts, one per line, used in turn")
+    bench.add_argument("--iterations", type=int, help="measured requests (default: 5)")
+    bench.add_argument("--warmup", type=int, help="unmeasured requests first (default: 1)")
+    bench.add_argument("--max-tokens", type=int, help="most tokens per answer (default: 256)")
+    bench.add_argument("--temperature", type=float, help="sampling temperature, 0 to 2 (default: 0.7)")
+    bench.add_argument("--seed", type=int, help="sampling seed")
+    bench.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    bench.add_argument("--no-save", action="store_true", help="do not store the run in history")
+    bench.add_argument("--quiet", action="store_true", help="no live progress on stderr")
+
+    models = commands.add_parser("models", help="list a backend's models")
+    _backend_options(models)
+    models.add_argument("--json", action="store_true")
+
+    plugins = commands.add_parser("plugins", help="list modality and backend plugins, and load errors")
+    plugins.add_argument("--json", action="store_true")
+
+    history = commands.add_parser("history", help="list stored runs, newest first")
+    history.add_argument("--limit", type=int, default=50)
+    history.add_argument("--offset", type=int, default=0)
+    history.add_argument("--json", action="store_true")
+
+    compare = commands.add_parser("compare", help="compare two or more stored runs")
+    compare.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids (or unique prefixes)")
+    compare.add_argument("--json", action="store_true")
+
+    export = commands.add_parser("export", help="write all stored runs to stdout")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    return parser
+
+
+def _backend_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", help="ollama, openai or embedded (default: Ollama if it answers, else embedded)")
+    parser.add_argument("--url", help="the server's URL (Ollama honours OLLAMA_HOST)")
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("LLAMABURN_API_KEY"),
+        help="API key for an OpenAI-compatible server (env: LLAMABURN_API_KEY)",
+    )
+    parser.add_argument("--read-timeout", type=float, help="seconds to wait for data (default: 300)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command is None:
+        _parser().print_help()
+        return 0
+    from llamaburn.errors import ComingSoonError, ConfigError, LlamaBurnError
+
+    try:
+        return HANDLERS[args.command](args)
+    except (ConfigError, ComingSoonError) as exc:
+        print(f"llamaburn: error: {exc}", file=sys.stderr)
+        return 2
+    except LlamaBurnError as exc:
+        print(f"llamaburn: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, default=str))
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from llamaburn.benchmark import plan
+    from llamaburn.errors import ConfigError
+    from llamaburn.registry import load_registry
+    from llamaburn.store import Store
+
+    inputs: dict[str, Any] = {}
+    if args.prompt is not None:
+        inputs["prompts"] = [args.prompt]
+    if args.prompts_file is not None:
+        try:
+            lines = args.prompts_file.read_text().splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read prompts file {args.prompts_file}: {exc.strerror}") from None
+        inputs["prompts"] = [line for line in lines if line.strip()]
+    for key in ("iterations", "warmup", "max_tokens", "temperature", "seed"):
+        if getattr(args, key) is not None:
+            inputs[key] = getattr(args, key)
+    if args.read_timeout is not None and args.read_timeout <= 0:
+        raise ConfigError(f"--read-timeout: must be > 0 (got {args.read_timeout})")
+    registry = load_registry()
+    checked = plan(registry, args.modality, inputs, args.backend, args.url, args.model)
+    store = None if args.no_save else Store()
+    return asyncio.run(_bench_async(args, registry, checked, store))
+
+
+async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, store: Any) -> int:
+    import signal
+
+    from llamaburn.benchmark import open_backend, resolve_model, run_config
+    from llamaburn.errors import LlamaBurnError
+    from llamaburn.modality import Target
+    from llamaburn.recorder import Recorder
+    from llamaburn.report import show_progress, summary_table
+    from llamaburn.runner import Run
+    from llamaburn.system import snapshot
+
+    backend = await open_backend(registry, checked.backend, checked.url, args.api_key, args.read_timeout)
+    try:
+        model = await resolve_model(backend, checked.model)
+        try:
+            version = await backend.version()
+        except LlamaBurnError:
+            version = None
+        system = snapshot(backend.name, backend.url, version)
+        run = Run(checked.modality, checked.inputs, Target(backend, model))
+        config = run_config(checked, backend, model)
+        recorder = Recorder(store, run, backend.name, config, system) if store else None
+        progress = None if args.quiet else asyncio.create_task(show_progress(run.bus.subscribe(), sys.stderr))
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C interrupts without a graceful cancel
+            loop.add_signal_handler(signal.SIGINT, run.cancel)
+        await run.execute()
+        with contextlib.suppress(NotImplementedError):
+            loop.remove_signal_handler(signal.SIGINT)
+        for task in (progress, recorder.task if recorder else None):
+            if task is not None:
+                await task
+    finally:
+        await backend.aclose()
+    if args.json:
+        _print_json(
+            {
+                "run_id": run.id,
+                "status": run.status,
+                "error": run.error,
+                "modality": run.modality.name,
+                "backend": backend.name,
+                "model": model,
+                "config": config,
+                "summary": run.summary,
+                "warmups": run.warmups,
+                "iterations": run.iterations,
+                "system": system,
+            }
+        )
+    else:
+        print(f"run {run.id}: {run.status}, {len(run.iterations)} iterations of {model} on {backend.label}")
+        if run.summary:
+            print(summary_table(run.summary))
+    if recorder is not None and recorder.error:
+        print(f"llamaburn: error: the run was measured but not fully stored: {recorder.error}", file=sys.stderr)
+        return 1
+    if run.status == "failed":
+        print(f"llamaburn: error: {run.error}", file=sys.stderr)
+        return 1
+    return EXIT_CANCELLED if run.status == "cancelled" else 0
+
+
+def _models(args: argparse.Namespace) -> int:
+    from llamaburn.benchmark import open_backend
+    from llamaburn.registry import load_registry
+    from llamaburn.report import table
+
+    async def fetch() -> tuple[str, list[Any]]:
+        backend = await open_backend(load_registry(), args.backend, args.url, args.api_key, args.read_timeout)
+        try:
+            return backend.name, await backend.models()
+        finally:
+            await backend.aclose()
+
+    name, models = asyncio.run(fetch())
+    if args.json:
+        _print_json(
+            {
+                "backend": name,
+                "models": [{"id": m.id, "size_bytes": m.size_bytes, "details": m.details} for m in models],
+            }
+        )
+    else:
+        print(
+            table(
+                ["model", "size (GB)", "details"],
+                [
+                    [
+                        m.id,
+                        m.size_bytes / 1e9 if m.size_bytes else None,
+                        ", ".join(f"{k}={v}" for k, v in m.details.items() if v and not isinstance(v, list)),
+                    ]
+                    for m in models
+                ],
+            )
+        )
+    return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from llamaburn.registry import load_registry
+    from llamaburn.report import table
+
+    rows = load_registry().describe()
+    if args.json:
+        _print_json([row.model_dump() for row in rows])
+    else:
+        print(
+            table(
+                ["kind", "name", "label", "status", "from", "error"],
+                [
+                    [
+                        r.kind,
+                        r.name,
+                        r.label,
+                        "available" if r.available else ("error" if r.error else "coming soon"),
+                        f"{r.distribution} {r.version}" if r.distribution else "-",
+                        r.error,
+                    ]
+                    for r in rows
+                ],
+            )
+        )
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    from llamaburn.report import table
+    from llamaburn.store import Store
+
+    runs = Store().list_runs(limit=args.limit, offset=args.offset)
+    if args.json:
+        _print_json([run.model_dump(mode="json") for run in runs])
+        return 0
+
+    def mean(run: Any, metric: str) -> float | None:
+        return (run.summary.get(metric) or {}).get("mean")
+
+    print(
+        table(
+            ["id", "date (UTC)", "modality", "backend", "model", "status", "TPS", "TTFT ms"],
+            [
+                [
+                    run.id[:8],
+                    run.created_at.strftime("%Y-%m-%d %H:%M"),
+                    run.modality,
+                    run.backend,
+                    run.model,
+                    run.status,
+                    mean(run, "tps"),
+                    mean(run, "ttft_ms"),
+                ]
+                for run in runs
+            ],
+        )
+    )
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from llamaburn.compare import compare
+    from llamaburn.report import table
+    from llamaburn.store import Store
+
+    store = Store()
+    comparison = compare([store.get_run(run_id) for run_id in args.run_ids])
+    if args.json:
+        _print_json(comparison.model_dump(mode="json"))
+        return 0
+    headers = [
+        "metric",
+        *(f"{c.model} ({c.id[:8]})" for c in comparison.runs),
+        *(f"diff {c.id[:8]}" for c in comparison.runs[1:]),
+        "winner",
+    ]
+    rows = []
+    for row in comparison.rows:
+        diffs = [f"{d:+.1f}%" if d is not None else "-" for d in row.diff_pct[1:]]
+        winner = comparison.runs[row.winner].id[:8] if row.winner is not None else "-"
+        rows.append([f"{row.label} ({row.unit})", *row.values, *diffs, winner])
+    print(table(headers, rows))
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from llamaburn.export import write_csv, write_json
+    from llamaburn.store import Store
+
+    (write_csv if args.format == "csv" else write_json)(Store(), sys.stdout)
+    return 0
+
+
+HANDLERS = {
+    "bench": _bench,
+    "models": _models,
+    "plugins": _plugins,
+    "history": _history,
+    "compare": _compare,
+    "export": _export,
+}

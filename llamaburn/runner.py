@@ -1,0 +1,113 @@
+"""Runs one benchmark: warmups, then measured iterations, publishing typed events as it goes.
+
+The runner never waits for a subscriber: ``EventBus.publish`` only enqueues. A cancel cancels the task
+that holds the in-flight request, which closes its HTTP stream at once; completed iterations are kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any, Literal
+
+from llamaburn.bus import EventBus
+from llamaburn.errors import LlamaBurnError
+from llamaburn.events import (
+    Cancelled,
+    Complete,
+    Error,
+    IterationComplete,
+    IterationStart,
+    Token,
+    Warmup,
+    WarmupComplete,
+)
+from llamaburn.metrics import summarize
+from llamaburn.modality import Inputs, Modality, Target
+
+log = logging.getLogger(__name__)
+Status = Literal["pending", "running", "completed", "cancelled", "failed"]
+
+
+class Run:
+    """One benchmark run. Subscribe to ``bus`` before ``execute()`` to see every event."""
+
+    def __init__(self, modality: Modality, inputs: Inputs, target: Target, run_id: str | None = None) -> None:
+        self.id = run_id or str(uuid.uuid4())
+        self.modality = modality
+        self.inputs = inputs
+        self.target = target
+        self.bus = EventBus()
+        self.status: Status = "pending"
+        self.error: str | None = None
+        self.warmups: list[dict[str, Any]] = []
+        self.iterations: list[dict[str, Any]] = []
+        self.summary: dict[str, dict[str, float]] = {}
+        self._cancel_requested = False
+        self._inflight: asyncio.Task[dict[str, Any]] | None = None
+
+    def cancel(self) -> None:
+        """Stop the run: the in-flight request is abandoned and its stream closed right away."""
+        self._cancel_requested = True
+        if self._inflight is not None:
+            self._inflight.cancel()
+
+    async def execute(self) -> Run:
+        """Run to the end and return ``self``; failures end in status ``failed``, never in an exception.
+
+        An outside cancellation of the calling task (Ctrl-C) is recorded as ``cancelled`` and re-raised.
+        """
+        self.status = "running"
+        try:
+            await self._measure_all()
+        except asyncio.CancelledError:
+            self._finish_cancelled()
+            if not self._cancel_requested:
+                raise
+        except LlamaBurnError as exc:
+            self._fail(str(exc))
+        except Exception as exc:  # a plugin bug must end the run cleanly, not kill the app
+            log.exception("run %s failed", self.id)
+            self._fail(f"{type(exc).__name__}: {exc}")
+        return self
+
+    async def _measure_all(self) -> None:
+        inputs, total = self.inputs, self.inputs.iterations
+        for current in range(1, inputs.warmup + 1):
+            self.bus.publish(Warmup(current=current, total=inputs.warmup))
+            metrics = await self._measure(self.modality.prompt(inputs, current - 1))
+            self.warmups.append(metrics)
+            self.bus.publish(WarmupComplete(current=current, total=inputs.warmup, metrics=metrics))
+        for iteration in range(1, total + 1):
+            prompt = self.modality.prompt(inputs, inputs.warmup + iteration - 1)
+            self.bus.publish(IterationStart(iteration=iteration, total=total, prompt=prompt))
+            metrics = await self._measure(prompt)
+            self.iterations.append(metrics)
+            self.bus.publish(IterationComplete(iteration=iteration, metrics=metrics))
+        self.summary = summarize(self.iterations)
+        self.status = "completed"
+        self.bus.publish(Complete(summary=self.summary))
+
+    async def _measure(self, prompt: str) -> dict[str, Any]:
+        if self._cancel_requested:
+            raise asyncio.CancelledError
+        publish = self.bus.publish
+        self._inflight = asyncio.ensure_future(
+            self.modality.measure(self.inputs, prompt, self.target, lambda text: publish(Token(text=text)))
+        )
+        try:
+            return await self._inflight
+        finally:
+            self._inflight = None
+
+    def _finish_cancelled(self) -> None:
+        self.status = "cancelled"
+        self.summary = summarize(self.iterations)
+        self.bus.publish(Cancelled())
+
+    def _fail(self, message: str) -> None:
+        self.status = "failed"
+        self.error = message
+        self.summary = summarize(self.iterations)
+        self.bus.publish(Error(message=message))

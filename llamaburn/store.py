@@ -1,0 +1,195 @@
+"""Run history in SQLModel: SQLite in the user data directory by default, any SQLAlchemy URL otherwise.
+
+Each iteration is committed as it completes, so a crash or kill mid-run loses nothing already measured.
+SQLite runs in WAL mode so the app and a CLI run can share one file. The schema is versioned: the
+``schema_version`` table holds the number of the last migration applied (see ``MIGRATIONS``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import JSON, Column, Engine, event
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, func, select
+
+from llamaburn.errors import ConfigError, StoreError
+
+ENV_URL = "LLAMABURN_DB_URL"
+
+
+class RunRecord(SQLModel, table=True):
+    __tablename__ = "runs"
+
+    id: str = Field(primary_key=True)
+    created_at: datetime = Field(index=True)
+    modality: str
+    backend: str
+    model: str = Field(index=True)
+    status: str
+    error: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    system: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class IterationRecord(SQLModel, table=True):
+    __tablename__ = "iterations"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="runs.id", index=True)
+    index: int
+    warmup: bool = False
+    prompt: str = ""
+    output: str = ""
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class SchemaVersion(SQLModel, table=True):
+    __tablename__ = "schema_version"
+
+    version: int = Field(primary_key=True)
+
+
+def _create_v1(engine: Engine) -> None:
+    SQLModel.metadata.create_all(engine, tables=[RunRecord.__table__, IterationRecord.__table__])  # type: ignore[attr-defined]
+
+
+# Migration N brings a database from version N-1 to N. Append, never edit, and say why in a docstring.
+MIGRATIONS: list[Callable[[Engine], None]] = [_create_v1]
+
+
+def default_url() -> str:
+    from platformdirs import user_data_dir
+
+    directory = Path(user_data_dir("llamaburn", appauthor=False))
+    directory.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{directory / 'llamaburn.db'}"
+
+
+class Store:
+    def __init__(self, url: str | None = None) -> None:
+        self.url = url or os.environ.get(ENV_URL) or default_url()
+        is_sqlite = self.url.startswith("sqlite")
+        try:
+            self.engine = create_engine(
+                self.url, connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {}
+            )
+        except (SQLAlchemyError, ValueError) as exc:
+            raise StoreError(f"cannot use database URL {self.url!r}: {exc}") from None
+        if is_sqlite:
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self._migrate()
+
+    @contextmanager
+    def _session(self) -> Iterator[Session]:
+        try:
+            with Session(self.engine, expire_on_commit=False) as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"history database {self.url} failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            ) from None
+
+    def _migrate(self) -> None:
+        with self._session() as session:
+            SQLModel.metadata.create_all(self.engine, tables=[SchemaVersion.__table__])  # type: ignore[attr-defined]
+            current = session.exec(select(func.max(SchemaVersion.version))).one() or 0
+            if current > len(MIGRATIONS):
+                raise StoreError(
+                    f"history database {self.url} has schema version {current}, newer than this "
+                    f"LlamaBurn knows ({len(MIGRATIONS)}): upgrade LlamaBurn"
+                )
+            for version in range(current + 1, len(MIGRATIONS) + 1):
+                MIGRATIONS[version - 1](self.engine)
+                session.add(SchemaVersion(version=version))
+                session.commit()
+
+    def schema_version(self) -> int:
+        with self._session() as session:
+            return session.exec(select(func.max(SchemaVersion.version))).one() or 0
+
+    def create_run(self, record: RunRecord) -> None:
+        with self._session() as session:
+            session.add(record)
+            session.commit()
+
+    def add_iteration(self, record: IterationRecord) -> None:
+        with self._session() as session:
+            session.add(record)
+            session.commit()
+
+    def finish_run(self, run_id: str, status: str, summary: dict[str, Any], error: str | None) -> None:
+        with self._session() as session:
+            run = session.get(RunRecord, run_id)
+            if run is None:
+                raise StoreError(f"no run with id {run_id!r} to finish")
+            run.status, run.summary, run.error = status, summary, error
+            session.add(run)
+            session.commit()
+
+    def list_runs(self, limit: int = 50, offset: int = 0) -> list[RunRecord]:
+        """Runs newest first, without their iterations."""
+        with self._session() as session:
+            query = select(RunRecord).order_by(col(RunRecord.created_at).desc()).offset(offset).limit(limit)
+            return list(session.exec(query))
+
+    def count_runs(self) -> int:
+        with self._session() as session:
+            return session.exec(select(func.count()).select_from(RunRecord)).one()
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run by its id, or by a unique prefix of it (``llamaburn history`` shows 8 characters)."""
+        with self._session() as session:
+            run = session.get(RunRecord, run_id)
+            if run is None and len(run_id) >= 4:
+                matches = list(session.exec(select(RunRecord).where(col(RunRecord.id).startswith(run_id)).limit(2)))
+                if len(matches) > 1:
+                    raise ConfigError(f"run id prefix {run_id!r} is ambiguous: give more characters")
+                run = matches[0] if matches else None
+        if run is None:
+            raise ConfigError(f"no run with id {run_id!r} in history")
+        return run
+
+    def iterations(self, run_id: str) -> list[IterationRecord]:
+        """A run's iterations in order, warmups first."""
+        with self._session() as session:
+            query = (
+                select(IterationRecord)
+                .where(IterationRecord.run_id == run_id)
+                .order_by(col(IterationRecord.warmup).desc(), col(IterationRecord.index))
+            )
+            return list(session.exec(query))
+
+    def delete_run(self, run_id: str) -> None:
+        with self._session() as session:
+            if session.get(RunRecord, run_id) is None:
+                raise ConfigError(f"no run with id {run_id!r} in history")
+            session.exec(delete(IterationRecord).where(col(IterationRecord.run_id) == run_id))
+            session.exec(delete(RunRecord).where(col(RunRecord.id) == run_id))
+            session.commit()
+
+    def clear(self) -> int:
+        """Delete every run; returns how many there were."""
+        with self._session() as session:
+            count = session.exec(select(func.count()).select_from(RunRecord)).one()
+            session.exec(delete(IterationRecord))
+            session.exec(delete(RunRecord))
+            session.commit()
+            return count
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    cursor = connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

@@ -1,0 +1,312 @@
+"""A fake model server speaking Ollama's and the OpenAI streaming protocols, for tests and benchmarks.
+
+It runs uvicorn on a real loopback port in a background thread, so a backend talks to it over TCP exactly
+as it talks to a real server, and its pacing runs on its own event loop, unaffected by the test's.
+Token ``i`` (thinking tokens first, then content) is due at ``start + ttft_s + i / tokens_per_s`` on the
+server's monotonic clock, and a chunk is sent when its last token is due, so rates are exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+DEFAULT_MODEL = "llama3.2:1b"
+OLLAMA_VERSION = "0.12.3"
+
+
+@dataclass
+class Script:
+    """How the server answers chat requests. Fault positions count the token chunks sent before them."""
+
+    tokens: list[str] | int = 10  # a count emits "t0 ", "t1 ", ...
+    ttft_s: float = 0.0
+    tokens_per_s: float | None = None  # None: every token is due at ttft_s
+    tokens_per_chunk: int = 1
+    thinking: list[str] | int = 0
+    send_usage: bool = True  # OpenAI: only honoured when the request sets stream_options.include_usage
+    prompt_tokens: int = 12
+    load_s: float = 0.0
+    status: int | None = None  # answer every chat request with this HTTP error
+    retry_after: int | None = None
+    error_message: str = "the fake server failed on purpose"
+    error_after: int | None = None  # send an {"error": ...} object, then end the stream
+    malformed_after: int | None = None  # send a line that is not JSON, then end the stream
+    drop_after: int | None = None  # close the TCP connection mid-body
+    no_done: bool = False  # end the body without Ollama's done chunk / OpenAI's [DONE]
+    stall_s: float = 0.0
+    stall_after: int = 0
+
+
+@dataclass(frozen=True)
+class Received:
+    """One request the server got; ``client_port`` tells TCP connections apart."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+    client_port: int
+
+
+@dataclass(frozen=True)
+class _Piece:
+    thinking: str
+    content: str
+    last_index: int  # index of the chunk's last token in the whole answer, for pacing
+
+
+class _DroppedConnection(Exception):
+    """Raised mid-body: uvicorn then closes the socket without ending the chunked body."""
+
+
+def _words(spec: list[str] | int, prefix: str) -> list[str]:
+    return list(spec) if isinstance(spec, list) else [f"{prefix}{i} " for i in range(spec)]
+
+
+def _pieces(script: Script, limit: int | None) -> list[_Piece]:
+    tokens = [("thinking", t) for t in _words(script.thinking, "h")] + [
+        ("content", t) for t in _words(script.tokens, "t")
+    ]
+    tokens = tokens[:limit] if limit is not None else tokens
+    pieces: list[_Piece] = []
+    start = 0
+    while start < len(tokens):
+        kind = tokens[start][0]
+        end = start
+        while end < len(tokens) and end - start < script.tokens_per_chunk and tokens[end][0] == kind:
+            end += 1
+        text = "".join(t for _, t in tokens[start:end])
+        pieces.append(_Piece(text if kind == "thinking" else "", text if kind == "content" else "", end - 1))
+        start = end
+    return pieces
+
+
+class FakeServer:
+    """``with FakeServer(Script(...)) as server:`` then ``OllamaBackend(server.url)``; swap ``.script`` freely."""
+
+    def __init__(self, script: Script | None = None, models: Sequence[str] = (DEFAULT_MODEL,)) -> None:
+        self.script = script or Script()
+        self.models = list(models)
+        self.requests: list[Received] = []
+        self._stopping = threading.Event()
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        app = Starlette(routes=[
+            Route("/api/chat", self._ollama_chat, methods=["POST"]),
+            Route("/api/tags", self._ollama_tags),
+            Route("/api/ps", self._ollama_tags),
+            Route("/api/show", self._ollama_show, methods=["POST"]),
+            Route("/api/version", self._ollama_version),
+            Route("/v1/chat/completions", self._openai_chat, methods=["POST"]),
+            Route("/v1/models", self._openai_models),
+        ])
+        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, args=([self._socket],), daemon=True)
+
+    @property
+    def connections(self) -> int:
+        """Distinct TCP connections seen so far: a keep-alive client makes exactly one."""
+        return len({r.client_port for r in self.requests})
+
+    def start(self) -> FakeServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError(f"the fake server at {self.url} did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        """Stop at once: stalled streams wake up, and uvicorn does not wait for open connections."""
+        self._stopping.set()
+        self._server.should_exit = self._server.force_exit = True
+        self._thread.join(timeout=10)
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    async def _record(self, request: Request) -> Any:
+        body = await request.json() if request.method == "POST" else None
+        port = request.client.port if request.client else 0
+        self.requests.append(Received(request.method, request.url.path, dict(request.headers), body, port))
+        return body
+
+    async def _sleep_until(self, deadline: float) -> None:
+        # Sliced, so stop() never waits behind a stall.
+        while (left := deadline - time.monotonic()) > 0 and not self._stopping.is_set():
+            await asyncio.sleep(min(left, 0.05))
+
+    async def _stream(
+        self, pieces: list[_Piece], encode: Callable[[_Piece], bytes], error: bytes, malformed: bytes,
+        final: Callable[[], list[bytes]],
+    ) -> AsyncIterator[bytes]:
+        script, start = self.script, time.monotonic()
+        for index in range(len(pieces) + 1):
+            if index == script.stall_after and script.stall_s:
+                await self._sleep_until(time.monotonic() + script.stall_s)
+            if index == script.drop_after:
+                raise _DroppedConnection
+            if index in (script.error_after, script.malformed_after):
+                yield error if index == script.error_after else malformed
+                return
+            if index == len(pieces):
+                break
+            piece = pieces[index]
+            pace = piece.last_index / script.tokens_per_s if script.tokens_per_s else 0.0
+            await self._sleep_until(start + script.ttft_s + pace)
+            yield encode(piece)
+        if not script.no_done:
+            for line in final():
+                yield line
+
+    # Ollama: /api/*, NDJSON, durations in nanoseconds with zero fields omitted.
+
+    def _ollama_error(self, status: int, message: str) -> Response:
+        headers = {"Retry-After": str(self.script.retry_after)} if self.script.retry_after else None
+        return JSONResponse({"error": message}, status, headers=headers)
+
+    async def _ollama_chat(self, request: Request) -> Response:
+        started_ns = time.monotonic_ns()
+        body = await self._record(request)
+        script, model = self.script, body.get("model")
+        if model not in self.models:
+            return self._ollama_error(404, f"model '{model}' not found")
+        if script.status:
+            return self._ollama_error(script.status, script.error_message)
+        limit = (body.get("options") or {}).get("num_predict")
+        pieces = _pieces(script, limit)
+        count = pieces[-1].last_index + 1 if pieces else 0
+
+        def line(data: dict[str, Any]) -> bytes:
+            stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+            return json.dumps({"model": model, "created_at": stamp, **data}).encode() + b"\n"
+
+        def encode(piece: _Piece) -> bytes:
+            message = {"role": "assistant", "content": piece.content}
+            if piece.thinking:
+                message["thinking"] = piece.thinking
+            return line({"message": message, "done": False})
+
+        def final() -> list[bytes]:
+            eval_s = count / script.tokens_per_s if script.tokens_per_s else 0.0
+            timings = {
+                "total_duration": time.monotonic_ns() - started_ns,
+                "load_duration": int(script.load_s * 1e9),
+                "prompt_eval_count": script.prompt_tokens,
+                "prompt_eval_duration": int(script.ttft_s * 1e9),
+                "eval_count": count,
+                "eval_duration": int(eval_s * 1e9),
+            }
+            reason = "length" if limit is not None and count >= limit else "stop"
+            timings = {key: value for key, value in timings.items() if value}
+            return [line({"message": {"role": "assistant", "content": ""}, "done": True,
+                          "done_reason": reason, **timings})]
+
+        error = line({"error": script.error_message})
+        stream = self._stream(pieces, encode, error, b'{"model": "' + model.encode() + b'", "mess\n', final)
+        return StreamingResponse(stream, media_type="application/x-ndjson")
+
+    async def _ollama_tags(self, request: Request) -> Response:
+        await self._record(request)
+        details = {"format": "gguf", "family": "llama", "families": ["llama"], "parameter_size": "1.2B",
+                   "quantization_level": "Q4_K_M"}
+        models = [{"name": m, "model": m, "modified_at": "2025-01-01T00:00:00Z", "size": 1_300_000_000,
+                   "digest": "0" * 64, "details": details} for m in self.models]
+        if request.url.path == "/api/ps":
+            for entry in models:
+                entry.update(expires_at="2099-01-01T00:00:00Z", size_vram=entry["size"])
+        return JSONResponse({"models": models})
+
+    async def _ollama_show(self, request: Request) -> Response:
+        model = (await self._record(request)).get("model")
+        if model not in self.models:
+            return self._ollama_error(404, f"model '{model}' not found")
+        return JSONResponse({
+            "license": "fake", "template": "{{ .Prompt }}", "parameters": "stop \"<|eot_id|>\"",
+            "details": {"format": "gguf", "family": "llama", "parameter_size": "1.2B",
+                        "quantization_level": "Q4_K_M"},
+            "model_info": {"general.architecture": "llama", "general.parameter_count": 1_235_814_432,
+                           "llama.context_length": 131072},
+            "capabilities": ["completion"],
+        })
+
+    async def _ollama_version(self, request: Request) -> Response:
+        await self._record(request)
+        return JSONResponse({"version": OLLAMA_VERSION})
+
+    # OpenAI: /v1/*, SSE events, usage only when asked for and scripted.
+
+    def _openai_error(self, status: int, message: str, code: str | int) -> Response:
+        headers = {"Retry-After": str(self.script.retry_after)} if self.script.retry_after else None
+        error = {"message": message, "type": "invalid_request_error" if status < 500 else "server_error",
+                 "param": None, "code": code}
+        return JSONResponse({"error": error}, status, headers=headers)
+
+    async def _openai_chat(self, request: Request) -> Response:
+        body = await self._record(request)
+        script, model = self.script, body.get("model")
+        if model not in self.models:
+            return self._openai_error(404, f"The model `{model}` does not exist.", "model_not_found")
+        if script.status:
+            return self._openai_error(script.status, script.error_message, script.status)
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        pieces = _pieces(script, limit)
+        count = pieces[-1].last_index + 1 if pieces else 0
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        base: dict[str, Any] = {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
+                                "created": int(time.time()), "model": model}
+        if include_usage:
+            base["usage"] = None  # OpenAI then puts a null usage on every chunk but the last
+
+        def event(data: Any) -> bytes:
+            return f"data: {json.dumps(data)}\n\n".encode()
+
+        def choice(delta: dict[str, Any], finish: str | None = None) -> bytes:
+            return event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+        def encode(piece: _Piece) -> bytes:
+            delta = {"reasoning_content": piece.thinking} if piece.thinking else {"content": piece.content}
+            return choice(delta)
+
+        def final() -> list[bytes]:
+            finish = "length" if limit is not None and count >= limit else "stop"
+            lines = [choice({}, finish)]
+            if include_usage and script.send_usage:
+                usage = {"prompt_tokens": script.prompt_tokens, "completion_tokens": count,
+                         "total_tokens": script.prompt_tokens + count}
+                lines.append(event({**base, "choices": [], "usage": usage}))
+            return [*lines, b"data: [DONE]\n\n"]
+
+        async def with_role() -> AsyncIterator[bytes]:
+            yield choice({"role": "assistant", "content": ""})  # sent at once, before the first token
+            error = event({"error": {"message": script.error_message, "type": "server_error"}})
+            async for line in self._stream(pieces, encode, error, b'data: {"choices": [\n\n', final):
+                yield line
+
+        return StreamingResponse(with_role(), media_type="text/event-stream")
+
+    async def _openai_models(self, request: Request) -> Response:
+        await self._record(request)
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "llamaburn"} for m in self.models]
+        return JSONResponse({"object": "list", "data": data})
+
