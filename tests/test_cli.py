@@ -1,0 +1,165 @@
+"""The ``llamaburn`` command against a real HTTP fake server and a real SQLite history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from llamaburn.cli import main
+from llamaburn.store import Store
+from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+
+JSON_KEYS = {"run_id", "status", "modality", "backend", "model", "config", "summary", "iterations", "system"}
+STATS = {"mean", "min", "max", "stdev", "p50", "p90", "p99"}
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    with FakeServer(Script(tokens=12, ttft_s=0.02, tokens_per_s=500), models=[DEFAULT_MODEL, "qwen3:4b"]) as fake:
+        yield fake
+
+
+def bench(capsys: pytest.CaptureFixture[str], server: FakeServer, *extra: str) -> tuple[int, str, str]:
+    code = main(["bench", "--backend", "ollama", "--url", server.url, "--iterations", "2", "--warmup", "1",
+                 "--json", *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_bench_json_has_the_documented_shape(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:
+    code, out, err = bench(capsys, server)
+    assert code == 0, err
+    result = json.loads(out)
+    assert set(result) >= JSON_KEYS
+    assert result["status"] == "completed"
+    assert (result["modality"], result["backend"], result["model"]) == ("text", "ollama", DEFAULT_MODEL)
+    assert len(result["iterations"]) == 2 and len(result["warmups"]) == 1
+    assert set(result["summary"]["tps"]) == STATS
+    first = result["iterations"][0]
+    assert first["output_tokens"] == 12 and first["token_count_source"] == "server"
+    assert {"ttft_ms", "tps", "itl_ms_mean", "itl_ms_p50", "itl_ms_p95", "itl_ms_p99", "total_ms"} <= set(first)
+    assert result["system"]["backend_version"] == "0.12.3"
+    assert result["system"]["cpu_cores"] == os.cpu_count()
+    assert result["config"]["inputs"]["iterations"] == 2
+    # Live progress went to stderr, so stdout stays one JSON document.
+    assert "[##########----------] 1/2" in err and "t3 " in err
+    stored = Store().get_run(result["run_id"])
+    assert stored.status == "completed" and stored.summary == result["summary"]
+
+
+def test_bench_table_then_history_compare_and_export(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:
+    assert main(["bench", "--backend", "ollama", "--url", server.url, "--iterations", "2", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "completed, 2 iterations of llama3.2:1b" in out and "ttft_ms" in out and "p99" in out
+    code, out, err = bench(capsys, server, "--model", "qwen3:4b")
+    assert code == 0, err
+    second = json.loads(out)["run_id"]
+
+    assert main(["history", "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)
+    assert [r["model"] for r in runs] == ["qwen3:4b", DEFAULT_MODEL]  # newest first
+    assert main(["history"]) == 0
+    assert second[:8] in capsys.readouterr().out
+
+    assert main(["compare", runs[1]["id"], second[:8], "--json"]) == 0
+    comparison = json.loads(capsys.readouterr().out)
+    avg_tps = comparison["rows"][0]
+    assert avg_tps["label"] == "Avg TPS"
+    first_tps, second_tps = avg_tps["values"]
+    assert avg_tps["diff_pct"][1] == pytest.approx((second_tps - first_tps) / first_tps * 100)
+    assert main(["compare", runs[1]["id"], second]) == 0
+    assert "Avg TTFT" in capsys.readouterr().out
+
+    assert main(["export", "--format", "csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert len(rows) == 2 * (1 + 2)  # two runs, each with the default warmup and 2 iterations
+    assert sum(row["warmup"] == "True" for row in rows) == 2
+    assert main(["export"]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 2
+
+
+def test_no_save_leaves_history_alone(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:
+    code, out, _ = bench(capsys, server, "--no-save")
+    assert code == 0 and json.loads(out)["status"] == "completed"
+    assert Store().count_runs() == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--iterations", "0"], "iterations: Input should be greater than or equal to 1"),
+    (["--warmup", "-1"], "warmup: Input should be greater than or equal to 0"),
+    (["--temperature", "3"], "temperature: Input should be less than or equal to 2"),
+    (["--prompt", "  "], "prompts: Value error, a prompt is empty"),
+    (["--modality", "sound"], "unknown modality 'sound'"),
+    (["--backend", "tgi"], "unknown backend 'tgi'"),
+    (["--modality", "image"], "Image benchmarks are coming soon"),
+    (["--model", "nope"], "model 'nope' not found on Ollama"),
+    (["--url", "http://127.0.0.1:9"], "is not reachable"),
+    (["--prompts-file", "/nonexistent/prompts.txt"], "cannot read prompts file"),
+])
+def test_bad_input_is_one_line_and_touches_nothing(
+    capsys: pytest.CaptureFixture[str], server: FakeServer, args: list[str], message: str
+) -> None:
+    assert bench(capsys, server)[0] == 0
+    before = Store().list_runs()
+    base = ["bench", "--iterations", "2", "--json"]
+    if "--backend" not in args:
+        base += ["--backend", "ollama"]
+    if "--url" not in args:
+        base += ["--url", server.url]
+    code = main(base + args)
+    captured = capsys.readouterr()
+    assert code != 0
+    assert captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("llamaburn: error: ") and message in lines[0], captured.err
+    assert Store().list_runs() == before
+
+
+def test_failure_mid_run_exits_non_zero_and_stores_the_failed_run(
+    capsys: pytest.CaptureFixture[str], server: FakeServer
+) -> None:
+    server.script = Script(tokens=50, drop_after=5)
+    code, out, err = bench(capsys, server)
+    assert code == 1
+    assert err.strip().splitlines()[-1].startswith("llamaburn: error: ")
+    result = json.loads(out)
+    assert result["status"] == "failed"
+    assert Store().get_run(result["run_id"]).status == "failed"
+
+
+def test_plugins_lists_six_modalities_with_only_text_available(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plugins", "--json"]) == 0
+    modalities = [r for r in json.loads(capsys.readouterr().out) if r["kind"] == "modality"]
+    assert [(m["name"], m["available"]) for m in modalities] == [
+        ("text", True), ("image", False), ("audio", False), ("video", False), ("graphics3d", False), ("code", False)]
+    assert main(["plugins"]) == 0
+    assert capsys.readouterr().out.count("coming soon") == 5
+
+
+def test_models_lists_the_backend_models(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:
+    assert main(["models", "--backend", "ollama", "--url", server.url, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [m["id"] for m in data["models"]] == [DEFAULT_MODEL, "qwen3:4b"]
+
+
+def test_console_script_runs_and_help_is_fast(server: FakeServer) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    result = subprocess.run([sys.executable, "-m", "llamaburn", "bench", "--backend", "ollama", "--url", server.url,
+                             "--iterations", "1", "--warmup", "0", "--json", "--quiet"],
+                            capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "completed"
+    bare = subprocess.run([sys.executable, "-m", "llamaburn"], capture_output=True, text=True, env=env, timeout=60)
+    assert bare.returncode == 0 and "bench" in bare.stdout
+    imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "llamaburn", "--help"],
+                             capture_output=True, text=True, env=env, timeout=60)
+    heavy = {"nicegui", "sqlmodel", "httpx", "pydantic"}
+    loaded = {line.split("|")[-1].strip().split(".")[0] for line in imports.stderr.splitlines()}
+    assert not heavy & loaded, "--help must not import the engine's heavy dependencies"
