@@ -78,25 +78,23 @@ def _words(spec: list[str] | int, prefix: str) -> list[str]:
 
 
 def _pieces(script: Script, limit: int | None) -> list[_Piece]:
-    tokens = [("thinking", t) for t in _words(script.thinking, "h")] + [
-        ("content", t) for t in _words(script.tokens, "t")
-    ]
-    tokens = tokens[:limit] if limit is not None else tokens
-    pieces: list[_Piece] = []
-    start = 0
-    while start < len(tokens):
-        kind = tokens[start][0]
-        end = start
-        while end < len(tokens) and end - start < script.tokens_per_chunk and tokens[end][0] == kind:
-            end += 1
-        text = "".join(t for _, t in tokens[start:end])
-        pieces.append(_Piece(text if kind == "thinking" else "", text if kind == "content" else "", end - 1))
-        start = end
+    """Thinking then content tokens, at most ``limit`` in all, in chunks that hold one kind each."""
+    thinking = _words(script.thinking, "h")[:limit]
+    content = _words(script.tokens, "t")[: None if limit is None else max(0, limit - len(thinking))]
+    size, pieces = script.tokens_per_chunk, []
+    for tokens, offset, is_thinking in ((thinking, 0, True), (content, len(thinking), False)):
+        for first in range(0, len(tokens), size):
+            text = "".join(tokens[first : first + size])
+            last = offset + min(first + size, len(tokens)) - 1
+            pieces.append(_Piece(text if is_thinking else "", "" if is_thinking else text, last))
     return pieces
 
 
 class FakeServer:
-    """``with FakeServer(Script(...)) as server:`` then ``OllamaBackend(server.url)``; swap ``.script`` freely."""
+    """Use as ``with FakeServer(Script(...)) as server: OllamaBackend(server.url)``.
+
+    ``script`` can be swapped between requests; ``requests`` holds every request received, in order.
+    """
 
     def __init__(self, script: Script | None = None, models: Sequence[str] = (DEFAULT_MODEL,)) -> None:
         self.script = script or Script()
@@ -157,10 +155,13 @@ class FakeServer:
             await asyncio.sleep(min(left, 0.05))
 
     async def _stream(
-        self, pieces: list[_Piece], encode: Callable[[_Piece], bytes], error: bytes, malformed: bytes,
-        final: Callable[[], list[bytes]],
+        self, start: float, pieces: list[_Piece], encode: Callable[[_Piece], bytes], error: bytes,
+        malformed: bytes, final: Callable[[], list[bytes]], head: tuple[bytes, ...] = (),
     ) -> AsyncIterator[bytes]:
-        script, start = self.script, time.monotonic()
+        """The body of one answer: ``head`` at once, then paced chunks, faults and ``final`` as scripted."""
+        script = self.script
+        for line in head:
+            yield line
         for index in range(len(pieces) + 1):
             if index == script.stall_after and script.stall_s:
                 await self._sleep_until(time.monotonic() + script.stall_s)
@@ -171,28 +172,36 @@ class FakeServer:
                 return
             if index == len(pieces):
                 break
-            piece = pieces[index]
-            pace = piece.last_index / script.tokens_per_s if script.tokens_per_s else 0.0
+            pace = pieces[index].last_index / script.tokens_per_s if script.tokens_per_s else 0.0
             await self._sleep_until(start + script.ttft_s + pace)
-            yield encode(piece)
+            yield encode(pieces[index])
         if not script.no_done:
             for line in final():
                 yield line
 
+    def _refusal(self, model: str, openai: bool) -> Response | None:
+        """The protocol's error answer for an unknown model or a scripted HTTP status; ``None`` to go on."""
+        script, headers = self.script, None
+        if model not in self.models:
+            status = 404
+            message = f"The model `{model}` does not exist." if openai else f"model '{model}' not found"
+        elif script.status:
+            status, message = script.status, script.error_message
+            headers = {"Retry-After": str(script.retry_after)} if script.retry_after else None
+        else:
+            return None
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        error = {"message": message, "type": kind, "param": None, "code": status} if openai else message
+        return JSONResponse({"error": error}, status, headers=headers)
+
     # Ollama: /api/*, NDJSON, durations in nanoseconds with zero fields omitted.
 
-    def _ollama_error(self, status: int, message: str) -> Response:
-        headers = {"Retry-After": str(self.script.retry_after)} if self.script.retry_after else None
-        return JSONResponse({"error": message}, status, headers=headers)
-
     async def _ollama_chat(self, request: Request) -> Response:
-        started_ns = time.monotonic_ns()
+        start = time.monotonic()
         body = await self._record(request)
-        script, model = self.script, body.get("model")
-        if model not in self.models:
-            return self._ollama_error(404, f"model '{model}' not found")
-        if script.status:
-            return self._ollama_error(script.status, script.error_message)
+        script, model = self.script, str(body.get("model"))
+        if refusal := self._refusal(model, openai=False):
+            return refusal
         limit = (body.get("options") or {}).get("num_predict")
         pieces = _pieces(script, limit)
         count = pieces[-1].last_index + 1 if pieces else 0
@@ -210,7 +219,7 @@ class FakeServer:
         def final() -> list[bytes]:
             eval_s = count / script.tokens_per_s if script.tokens_per_s else 0.0
             timings = {
-                "total_duration": time.monotonic_ns() - started_ns,
+                "total_duration": int((time.monotonic() - start) * 1e9),
                 "load_duration": int(script.load_s * 1e9),
                 "prompt_eval_count": script.prompt_tokens,
                 "prompt_eval_duration": int(script.ttft_s * 1e9),
@@ -223,7 +232,8 @@ class FakeServer:
                           "done_reason": reason, **timings})]
 
         error = line({"error": script.error_message})
-        stream = self._stream(pieces, encode, error, b'{"model": "' + model.encode() + b'", "mess\n', final)
+        malformed = b'{"model": "' + model.encode() + b'", "mess\n'
+        stream = self._stream(start, pieces, encode, error, malformed, final)
         return StreamingResponse(stream, media_type="application/x-ndjson")
 
     async def _ollama_tags(self, request: Request) -> Response:
@@ -238,9 +248,9 @@ class FakeServer:
         return JSONResponse({"models": models})
 
     async def _ollama_show(self, request: Request) -> Response:
-        model = (await self._record(request)).get("model")
-        if model not in self.models:
-            return self._ollama_error(404, f"model '{model}' not found")
+        model = str((await self._record(request)).get("model"))
+        if model not in self.models:  # a scripted status is for chat only
+            return JSONResponse({"error": f"model '{model}' not found"}, 404)
         return JSONResponse({
             "license": "fake", "template": "{{ .Prompt }}", "parameters": "stop \"<|eot_id|>\"",
             "details": {"format": "gguf", "family": "llama", "parameter_size": "1.2B",
@@ -256,19 +266,12 @@ class FakeServer:
 
     # OpenAI: /v1/*, SSE events, usage only when asked for and scripted.
 
-    def _openai_error(self, status: int, message: str, code: str | int) -> Response:
-        headers = {"Retry-After": str(self.script.retry_after)} if self.script.retry_after else None
-        error = {"message": message, "type": "invalid_request_error" if status < 500 else "server_error",
-                 "param": None, "code": code}
-        return JSONResponse({"error": error}, status, headers=headers)
-
     async def _openai_chat(self, request: Request) -> Response:
+        start = time.monotonic()
         body = await self._record(request)
-        script, model = self.script, body.get("model")
-        if model not in self.models:
-            return self._openai_error(404, f"The model `{model}` does not exist.", "model_not_found")
-        if script.status:
-            return self._openai_error(script.status, script.error_message, script.status)
+        script, model = self.script, str(body.get("model"))
+        if refusal := self._refusal(model, openai=True):
+            return refusal
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
         pieces = _pieces(script, limit)
         count = pieces[-1].last_index + 1 if pieces else 0
@@ -297,13 +300,10 @@ class FakeServer:
                 lines.append(event({**base, "choices": [], "usage": usage}))
             return [*lines, b"data: [DONE]\n\n"]
 
-        async def with_role() -> AsyncIterator[bytes]:
-            yield choice({"role": "assistant", "content": ""})  # sent at once, before the first token
-            error = event({"error": {"message": script.error_message, "type": "server_error"}})
-            async for line in self._stream(pieces, encode, error, b'data: {"choices": [\n\n', final):
-                yield line
-
-        return StreamingResponse(with_role(), media_type="text/event-stream")
+        error = event({"error": {"message": script.error_message, "type": "server_error"}})
+        role = choice({"role": "assistant", "content": ""})  # role-only, sent before the first token
+        stream = self._stream(start, pieces, encode, error, b'data: {"choices": [\n\n', final, (role,))
+        return StreamingResponse(stream, media_type="text/event-stream")
 
     async def _openai_models(self, request: Request) -> Response:
         await self._record(request)

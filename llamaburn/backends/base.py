@@ -134,11 +134,15 @@ class Backend(ABC):
         suffix = f" (retry after {retry} s)" if retry else ""
         raise BackendError(f"{self.label} at {self.url} answered HTTP {response.status_code}: {message}{suffix}")
 
-    def decode(self, line: str) -> Any:
+    def decode(self, line: str) -> dict[str, Any]:
+        """One JSON object from the server; anything else (bad JSON, ``null``, a list) is a protocol error."""
         try:
-            return json.loads(line)
+            data = json.loads(line)
         except json.JSONDecodeError:
-            raise BackendError(f"{self.label} at {self.url} sent malformed JSON: {line[:120]!r}") from None
+            data = None
+        if not isinstance(data, dict):
+            raise BackendError(f"{self.label} at {self.url} sent malformed JSON: {line[:120]!r}")
+        return data
 
 
 def _error_message(body: str) -> str:

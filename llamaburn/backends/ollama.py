@@ -17,18 +17,22 @@ DEFAULT_PORT = 11434
 def ollama_url(host: str | None = None) -> str:
     """The URL for an ``OLLAMA_HOST``-style value: ``host``, ``host:port`` or a full URL.
 
-    ``0.0.0.0`` (a listen address, common in ``OLLAMA_HOST``) is reached through loopback.
+    As in Ollama's own client, a bare host gets port 11434 and a URL without a port its scheme's default
+    (a reverse proxy). ``0.0.0.0`` (a listen address, common in ``OLLAMA_HOST``) is reached via loopback.
     """
     host = (host or os.environ.get("OLLAMA_HOST") or "").strip() or f"127.0.0.1:{DEFAULT_PORT}"
+    default_port = DEFAULT_PORT
     if "://" not in host:
         host = f"http://{host}"
+    else:
+        default_port = 443 if host.startswith("https://") else 80
     parts = urlsplit(host)
     hostname = parts.hostname or "127.0.0.1"
     if hostname in ("0.0.0.0", "::"):
         hostname = "127.0.0.1"
     if ":" in hostname:
         hostname = f"[{hostname}]"
-    return f"{parts.scheme}://{hostname}:{parts.port or DEFAULT_PORT}{parts.path.rstrip('/')}"
+    return f"{parts.scheme}://{hostname}:{parts.port or default_port}{parts.path.rstrip('/')}"
 
 
 class OllamaBackend(Backend):
@@ -75,19 +79,21 @@ class OllamaBackend(Backend):
                 if response.status_code >= 400:
                     await response.aread()
                     self.raise_for_status(response, request.model)
+                done = False
+                # After the done chunk, read on to the body's end: httpx only keeps a fully read
+                # connection alive, and a new connection per request would add to the next TTFT.
                 async for line in response.aiter_lines():
-                    if not line.strip():
+                    if done or not line.strip():
                         continue
                     data = self.decode(line)
                     if "error" in data:
                         raise BackendError(f"Ollama at {self.url} reported an error mid-stream: {data['error']}")
-                    content = data.get("message") or {}
-                    chunk = Chunk(content=content.get("content") or "", thinking=content.get("thinking") or "")
-                    if data.get("done"):
-                        yield Chunk(chunk.content, chunk.thinking, _timings(data))
-                        return
-                    yield chunk
-        raise BackendError(f"Ollama at {self.url} ended the stream without its final (done) chunk")
+                    reply = data.get("message") or {}
+                    done = bool(data.get("done"))
+                    yield Chunk(content=reply.get("content") or "", thinking=reply.get("thinking") or "",
+                                timings=_timings(data) if done else None)
+        if not done:
+            raise BackendError(f"Ollama at {self.url} ended the stream without its final (done) chunk")
 
 
 def _timings(final: dict[str, Any]) -> ServerTimings:

@@ -57,15 +57,21 @@ class OpenAIBackend(Backend):
                 if source.response.status_code >= 400:
                     await source.response.aread()
                     self.raise_for_status(source.response, request.model)
+                done = False
                 try:
+                    # Read on past [DONE] to the body's end, so httpx keeps the connection alive.
                     async for event in source.aiter_sse():
+                        if done:
+                            continue
                         if event.data.strip() == "[DONE]":
-                            return
+                            done = True
+                            continue
                         yield self._parse(self.decode(event.data))
                 except SSEError as exc:
                     message = f"{self.label} at {self.url} did not answer with an event stream: {exc}"
                     raise BackendError(message) from None
-        raise BackendError(f"{self.label} at {self.url} ended the stream without [DONE]")
+        if not done:
+            raise BackendError(f"{self.label} at {self.url} ended the stream without [DONE]")
 
     def _parse(self, data: dict[str, Any]) -> Chunk:
         if "error" in data:
