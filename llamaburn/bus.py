@@ -23,6 +23,15 @@ class Subscription:
     def _put(self, event: Event | None) -> None:
         self._queue.put_nowait(event)
 
+    def drain(self) -> list[Event]:
+        """Everything queued now, without waiting: for consumers that batch, like the UI's timer."""
+        events = []
+        while not self._queue.empty():
+            event = self._queue.get_nowait()
+            if event is not None:
+                events.append(event)
+        return events
+
     def close(self) -> None:
         """Stop listening; events published afterwards are not queued for this subscriber."""
         self._bus._unsubscribe(self)
@@ -46,10 +55,14 @@ class EventBus:
 
     def __init__(self) -> None:
         self._subscriptions: list[Subscription] = []
+        self.history: list[Event] = []
 
-    def subscribe(self) -> Subscription:
-        """Listen from now on. Subscribe before starting a run to see all of its events."""
+    def subscribe(self, replay: bool = False) -> Subscription:
+        """Listen from now on or, with ``replay``, from the first event: for a client that joins late."""
         subscription = Subscription(self)
+        if replay:
+            for event in self.history:
+                subscription._put(event)
         self._subscriptions.append(subscription)
         return subscription
 
@@ -58,5 +71,6 @@ class EventBus:
             self._subscriptions.remove(subscription)
 
     def publish(self, event: Event) -> None:
+        self.history.append(event)
         for subscription in self._subscriptions:
             subscription._put(event)

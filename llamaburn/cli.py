@@ -19,7 +19,10 @@ def _parser() -> argparse.ArgumentParser:
     from llamaburn import __version__
 
     parser.add_argument("--version", action="version", version=f"llamaburn {__version__}")
+    _ui_options(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    _ui_options(commands.add_parser("ui", help="start the app in the browser (the default command)"))
 
     bench = commands.add_parser("bench", help="run a benchmark and store it in history")
     bench.add_argument("--modality", default="text", help="benchmark type (default: text)")
@@ -58,6 +61,14 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _ui_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--port", type=int, default=8080, help="the app's port (default: 8080)")
+    parser.add_argument("--no-show", action="store_true", help="do not open a browser")
+    parser.add_argument("--native", action="store_true", help="open in a native window (needs the native extra)")
+    parser.add_argument("--lan", action="store_true",
+                        help="serve on all interfaces, guarded by an access token (env: LLAMABURN_TOKEN)")
+
+
 def _backend_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", help="ollama, openai or embedded (default: Ollama if it answers, else embedded)")
     parser.add_argument("--url", help="the server's URL (Ollama honours OLLAMA_HOST)")
@@ -71,13 +82,10 @@ def _backend_options(parser: argparse.ArgumentParser) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command is None:
-        _parser().print_help()
-        return 0
     from llamaburn.errors import ComingSoonError, ConfigError, LlamaBurnError
 
     try:
-        return HANDLERS[args.command](args)
+        return HANDLERS[args.command or "ui"](args)
     except (ConfigError, ComingSoonError) as exc:
         print(f"llamaburn: error: {exc}", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ SQLite runs in WAL mode so the app and a CLI run can share one file. The schema 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -139,6 +139,13 @@ class Store:
             query = select(RunRecord).order_by(col(RunRecord.created_at).desc()).offset(offset).limit(limit)
             return list(session.exec(query))
 
+    def runs_of_model(self, model: str, limit: int = 200) -> list[RunRecord]:
+        """A model's completed runs, oldest first: the history's trend for that model."""
+        with self._session() as session:
+            query = (select(RunRecord).where(RunRecord.model == model, RunRecord.status == "completed")
+                     .order_by(col(RunRecord.created_at).desc()).limit(limit))
+            return list(reversed(list(session.exec(query))))
+
     def count_runs(self) -> int:
         with self._session() as session:
             return session.exec(select(func.count()).select_from(RunRecord)).one()
@@ -174,14 +181,14 @@ class Store:
             session.exec(delete(RunRecord).where(col(RunRecord.id) == run_id))
             session.commit()
 
-    def clear(self) -> int:
-        """Delete every run; returns how many there were."""
+    def clear(self, keep: Collection[str] = ()) -> int:
+        """Delete every run but those in ``keep`` (runs still in progress); returns how many went."""
         with self._session() as session:
-            count = session.exec(select(func.count()).select_from(RunRecord)).one()
-            session.exec(delete(IterationRecord))
-            session.exec(delete(RunRecord))
+            doomed = list(session.exec(select(RunRecord.id).where(col(RunRecord.id).not_in(list(keep)))))
+            session.exec(delete(IterationRecord).where(col(IterationRecord.run_id).in_(doomed)))
+            session.exec(delete(RunRecord).where(col(RunRecord.id).in_(doomed)))
             session.commit()
-            return count
+            return len(doomed)
 
 
 def now() -> datetime:

@@ -72,3 +72,22 @@ async def test_closed_subscription_ends_and_gets_nothing_more() -> None:
     subscription.close()
     bus.publish(Token(text="b"))
     assert [e async for e in subscription] == [Token(text="a")]
+
+
+async def test_late_subscriber_can_replay_the_run_so_far() -> None:
+    bus = EventBus()
+    bus.publish(Warmup(current=1, total=1))
+    bus.publish(Token(text="a"))
+    late = bus.subscribe(replay=True)
+    bus.publish(Complete(summary={}))
+    assert [e.type async for e in late] == ["warmup", "token", "complete"]
+
+
+def test_drain_takes_what_is_queued_without_waiting() -> None:
+    bus = EventBus()
+    subscription = bus.subscribe()
+    assert subscription.drain() == []
+    bus.publish(Token(text="a"))
+    bus.publish(Token(text="b"))
+    assert subscription.drain() == [Token(text="a"), Token(text="b")]
+    assert subscription.drain() == []

@@ -1,0 +1,107 @@
+"""The comparison panel: the engine's comparison table, grouped bar charts, and a model's trend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from nicegui import ui
+
+from llamaburn.compare import Comparison, compare
+from llamaburn.errors import LlamaBurnError
+from llamaburn.service import BenchmarkService
+from llamaburn.ui.format import number, when
+
+CHART_GROUPS = (("Throughput (tok/s)", ("avg_tps", "min_tps", "max_tps")),
+                ("Latency (ms)", ("avg_ttft_ms", "itl_p50_ms", "itl_p95_ms")))
+TREND_METRICS = {"tps": "TPS (tok/s)", "ttft_ms": "TTFT (ms)", "itl_ms_p50": "ITL p50 (ms)", "total_ms": "Total (ms)"}
+
+
+def run_name(comparison: Comparison, index: int) -> str:
+    run = comparison.runs[index]
+    return f"{run.model} ({run.id[:8]})"
+
+
+def bar_chart(comparison: Comparison, title: str, keys: tuple[str, ...]) -> dict[str, Any]:
+    rows = [row for row in comparison.rows if row.key in keys]
+    return {
+        "title": {"text": title, "textStyle": {"fontSize": 14}},
+        "tooltip": {"trigger": "axis"},
+        "legend": {"top": 24},
+        "grid": {"top": 64},
+        "xAxis": {"type": "category", "data": [row.label for row in rows]},
+        "yAxis": {"type": "value"},
+        "series": [{"name": run_name(comparison, i), "type": "bar", "data": [row.values[i] for row in rows]}
+                   for i in range(len(comparison.runs))],
+    }
+
+
+class ComparisonPanel:
+    def __init__(self, service: BenchmarkService) -> None:
+        self.service = service
+        with ui.card().classes("w-full") as self.card:
+            self.title = ui.label("Comparison").classes("text-lg font-medium").mark("comparison-title")
+            self.table = ui.column().classes("w-full").mark("comparison-table")
+            with ui.row().classes("w-full no-wrap"):
+                self.charts = [ui.echart({}).classes("w-1/2 h-72").mark(f"comparison-chart-{i}")
+                               for i in range(len(CHART_GROUPS))]
+            with ui.row().classes("items-center gap-4"):
+                ui.label("Trend").classes("font-medium")
+                self.trend_model = ui.select([], label="Model", on_change=self.draw_trend).classes("min-w-[14rem]")
+                self.trend_metric = ui.select(TREND_METRICS, value="tps", label="Metric", on_change=self.draw_trend)
+            self.trend = ui.echart({}).classes("w-full h-64").mark("trend-chart")
+        self.card.set_visibility(False)
+
+    def show(self, run_ids: list[str]) -> None:
+        try:
+            comparison = compare([self.service.store.get_run(run_id) for run_id in run_ids])
+        except LlamaBurnError as exc:
+            ui.notify(str(exc), type="warning")
+            return
+        self.title.set_text("Comparison: " + " vs ".join(run.model for run in comparison.runs))
+        self._table(comparison)
+        for chart, (title, keys) in zip(self.charts, CHART_GROUPS, strict=True):
+            chart.options.clear()
+            chart.options.update(bar_chart(comparison, title, keys))
+            chart.update()
+        models = list(dict.fromkeys(run.model for run in comparison.runs))
+        self.trend_model.set_options(models, value=models[0])
+        self.card.set_visibility(True)
+        self.draw_trend()
+
+    def _table(self, comparison: Comparison) -> None:
+        self.table.clear()
+        others = range(1, len(comparison.runs))
+        columns = 2 + len(comparison.runs) + len(others)
+        with self.table, ui.grid(columns=columns).classes("w-full gap-x-6 gap-y-1 items-baseline"):
+            ui.label("Metric").classes("font-medium")
+            for index in range(len(comparison.runs)):
+                ui.label(run_name(comparison, index)).classes("font-medium")
+            for index in others:
+                ui.label(f"Diff % ({comparison.runs[index].model})").classes("font-medium")
+            ui.label("Winner").classes("font-medium")
+            for row in comparison.rows:
+                ui.label(row.label)
+                for index, value in enumerate(row.values):
+                    cell = ui.label(number(value, row.unit, 2)).mark(f"cell-{row.key}-{index}")
+                    if index == row.winner:
+                        cell.classes("font-bold text-positive").mark(f"cell-{row.key}-{index}", f"winner-{row.key}")
+                for index in others:
+                    diff = row.diff_pct[index]
+                    ui.label("-" if diff is None else f"{diff:+.1f}%").mark(f"diff-{row.key}-{index}")
+                ui.label(run_name(comparison, row.winner) if row.winner is not None else "-")
+
+    def draw_trend(self) -> None:
+        model, metric = self.trend_model.value, self.trend_metric.value
+        if model is None:
+            return
+        runs = self.service.store.runs_of_model(model)
+        points = [[when(run.created_at), (run.summary.get(metric) or {}).get("mean")] for run in runs]
+        self.trend.options.clear()
+        self.trend.options.update({
+            "title": {"text": f"{TREND_METRICS[metric]} over time: {model}", "textStyle": {"fontSize": 14}},
+            "tooltip": {"trigger": "axis"},
+            "xAxis": {"type": "category", "data": [p[0] for p in points]},
+            "yAxis": {"type": "value"},
+            "series": [{"name": TREND_METRICS[metric], "type": "line", "data": [p[1] for p in points]}],
+        })
+        self.trend.update()

@@ -1,0 +1,92 @@
+"""The header: which server to measure, whether it answers, which model, and what that model is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+
+from llamaburn.backends.base import Backend, ModelEntry
+from llamaburn.benchmark import default_backend
+from llamaburn.errors import LlamaBurnError
+from llamaburn.service import BenchmarkService
+
+URL_PLACEHOLDERS = {"ollama": "http://127.0.0.1:11434 (or OLLAMA_HOST)", "openai": "http://127.0.0.1:8080"}
+INFO_FIELDS = (("Size", "parameter_size"), ("Quant", "quantization_level"), ("Family", "family"),
+               ("Format", "format"))
+
+
+class BackendBar:
+    """Backend selector with a connection status, model selector, and the model's info card."""
+
+    def __init__(self, service: BenchmarkService, report: Callable[[str], None]) -> None:
+        self.service = service
+        self.report = report
+        self.backend: Backend | None = None
+        self.entries: dict[str, ModelEntry] = {}
+        options = {name: cls.label for name, cls in service.registry.backends.items()}
+        with ui.row().classes("items-center gap-3 w-full"):
+            self.kind = ui.select(options, label="Backend", on_change=self.connect).classes("min-w-[14rem]")
+            self.kind.mark("backend-select")
+            self.url = ui.input("URL").classes("min-w-[18rem]").props("dense clearable").mark("backend-url")
+            self.url.on("keydown.enter", self.connect)
+            self.url.on("blur", self.connect)
+            self.status = ui.badge("not connected", color="grey").mark("backend-status")
+            self.model = ui.select([], label="Model", on_change=self.show_info).classes("min-w-[16rem]")
+            self.model.mark("model-select")
+        with ui.row().classes("gap-6 text-sm text-gray-600").mark("model-info") as self.info:
+            pass
+
+    async def choose_default(self) -> None:
+        """Select Ollama if it answers, else the embedded backend, as the CLI does."""
+        try:
+            name = await default_backend()
+        except LlamaBurnError as exc:
+            self._fail(str(exc))
+            name = "ollama"
+        self.kind.set_value(name)
+
+    async def connect(self) -> None:
+        name = self.kind.value
+        if name is None:
+            return
+        self.url.set_visibility(name in URL_PLACEHOLDERS)
+        self.url.props(f'placeholder="{URL_PLACEHOLDERS.get(name, "")}"')
+        self.status.set_text("connecting…")
+        self.status.props("color=grey")
+        try:
+            self.backend = await self.service.backend(name, self.url.value or None)
+            entries = await self.backend.models()
+        except LlamaBurnError as exc:
+            self.backend = None
+            self.entries = {}
+            self.model.set_options([])
+            self._fail(str(exc))
+            return
+        self.entries = {entry.id: entry for entry in entries}
+        self.status.set_text(f"connected · {len(entries)} model{'s' if len(entries) != 1 else ''}")
+        self.status.props("color=positive")
+        self.model.set_options(list(self.entries))
+        self.model.set_value(entries[0].id if entries else None)
+
+    def _fail(self, message: str) -> None:
+        self.status.set_text("unreachable")
+        self.status.props("color=negative")
+        self.status.tooltip(message)
+        self.report(f"error: {message}")
+        ui.notify(message, type="negative", multi_line=True)
+
+    async def show_info(self) -> None:
+        self.info.clear()
+        model, backend = self.model.value, self.backend
+        if model is None or backend is None:
+            return
+        details: dict[str, Any] = dict(self.entries[model].details) if model in self.entries else {}
+        try:
+            details |= (await self.service.model_info(backend, model)).get("details") or {}
+        except LlamaBurnError as exc:
+            self.report(f"model info unavailable: {exc}")
+        with self.info:
+            for label, key in INFO_FIELDS:
+                ui.label(f"{label}: {details.get(key) or '-'}").mark(f"info-{key}")

@@ -1,0 +1,87 @@
+"""The history panel: every stored run, newest first, with delete, clear and compare."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nicegui import ui
+
+from llamaburn.errors import LlamaBurnError
+from llamaburn.service import BenchmarkService
+from llamaburn.ui.format import mean, when
+
+PAGE_SIZE = 200
+COLUMNS: list[dict[str, Any]] = [
+    {"name": "model", "label": "Model", "field": "model", "align": "left", "sortable": True},
+    {"name": "tps", "label": "TPS", "field": "tps", "sortable": True},
+    {"name": "ttft", "label": "TTFT (ms)", "field": "ttft", "sortable": True},
+    {"name": "date", "label": "Date", "field": "date", "align": "left"},
+    {"name": "modality", "label": "Type", "field": "modality", "align": "left"},
+    {"name": "backend", "label": "Backend", "field": "backend", "align": "left"},
+    {"name": "status", "label": "Status", "field": "status", "align": "left"},
+]
+
+
+class HistoryPanel:
+    def __init__(self, service: BenchmarkService, on_compare: Callable[[list[str]], None]) -> None:
+        self.service = service
+        self.on_compare = on_compare
+        with ui.card().classes("w-full"):
+            with ui.row().classes("w-full items-center"):
+                ui.label("History").classes("text-lg font-medium")
+                ui.space()
+                self.delete_button = ui.button("Delete", icon="delete", on_click=self.delete_selected)
+                self.delete_button.props("flat").mark("history-delete")
+                ui.button("Clear", icon="clear_all", on_click=self.confirm_clear).props("flat").mark("history-clear")
+            self.table = ui.table(columns=COLUMNS, rows=[], row_key="id", selection="multiple",
+                                  on_select=self._selection_changed, pagination=20)
+            self.table.classes("w-full").mark("history-table")
+            self.compare_button = ui.button("Compare Selected", icon="compare_arrows",
+                                            on_click=lambda: self.on_compare(self.selected()))
+            self.compare_button.mark("compare-button")
+        with ui.dialog() as self.dialog, ui.card():
+            ui.label("Delete every run in history? This cannot be undone.")
+            with ui.row():
+                ui.button("Cancel", on_click=self.dialog.close).props("flat")
+                ui.button("Clear history", color="negative", on_click=self.clear).mark("confirm-clear")
+        self.refresh()
+
+    def selected(self) -> list[str]:
+        return [row["id"] for row in self.table.selected]
+
+    def _selection_changed(self) -> None:
+        count = len(self.table.selected)
+        self.compare_button.set_enabled(count >= 2)
+        self.delete_button.set_enabled(count >= 1)
+
+    def refresh(self) -> None:
+        try:
+            runs = self.service.store.list_runs(limit=PAGE_SIZE)
+        except LlamaBurnError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        self.table.rows = [
+            {"id": run.id, "model": run.model, "tps": mean(run.summary, "tps"), "ttft": mean(run.summary, "ttft_ms"),
+             "date": when(run.created_at), "modality": run.modality, "backend": run.backend, "status": run.status}
+            for run in runs
+        ]
+        ids = {run.id for run in runs}
+        self.table.selected = [row for row in self.table.selected if row["id"] in ids]
+        self.table.update()
+        self._selection_changed()
+
+    def delete_selected(self) -> None:
+        for run_id in self.selected():
+            try:
+                self.service.delete_run(run_id)
+            except LlamaBurnError as exc:
+                ui.notify(str(exc), type="warning")
+
+    def confirm_clear(self) -> None:
+        self.dialog.open()
+
+    def clear(self) -> None:
+        self.dialog.close()
+        count = self.service.clear_history()
+        ui.notify(f"Cleared {count} run{'s' if count != 1 else ''}")

@@ -1,0 +1,104 @@
+"""The main page: header, benchmark type tabs, config form, live output, results, history, comparison.
+
+One instance per browser tab. A run belongs to the service, not to the tab: closing the tab leaves it
+running and it lands in history; the tab that started it follows it live.
+"""
+
+from __future__ import annotations
+
+from nicegui import ui
+
+from llamaburn.benchmark import plan
+from llamaburn.errors import LlamaBurnError
+from llamaburn.modality import Modality
+from llamaburn.runner import Run
+from llamaburn.service import BenchmarkService
+from llamaburn.ui.comparison import ComparisonPanel
+from llamaburn.ui.form import InputsForm
+from llamaburn.ui.header import BackendBar
+from llamaburn.ui.history import HistoryPanel
+from llamaburn.ui.live import LivePanel
+from llamaburn.ui.results import ResultsPanel
+
+
+class MainPage:
+    def __init__(self, service: BenchmarkService) -> None:
+        self.service = service
+        self.forms: dict[str, InputsForm] = {}
+        self._history_dirty = False
+        with ui.header().classes("items-center bg-white text-black border-b"):
+            ui.label("LlamaBurn").classes("text-xl font-bold text-orange-700")
+        with ui.column().classes("w-full max-w-6xl mx-auto gap-4 p-4"):
+            self.backend_bar = BackendBar(service, report=lambda message: self.live.log.push(message))
+            self._type_selector()
+            self.live = LivePanel(self._finished)
+            self.results = ResultsPanel()
+            self.history = HistoryPanel(service, lambda run_ids: self.comparison.show(run_ids))
+            self.comparison = ComparisonPanel(service)
+        unsubscribe = service.on_history_change(self._mark_history_dirty)
+        ui.context.client.on_disconnect(unsubscribe)
+        ui.timer(0.25, self._refresh_history)
+        ui.timer(0, self.backend_bar.choose_default, once=True)
+
+    def _type_selector(self) -> None:
+        modalities = self.service.registry.modalities
+        with ui.card().classes("w-full"):
+            ui.label("Benchmark Type").classes("text-lg font-medium")
+            with ui.tabs().props("inline-label no-caps align=left").mark("type-tabs") as tabs:
+                for name, modality in modalities.items():
+                    with ui.tab(name, label=modality.label).mark(f"tab-{name}"):
+                        if not modality.available:
+                            ui.badge("Coming Soon", color="orange").classes("ml-2").mark(f"soon-{name}")
+            # Text first: the registry orders the built-ins as the spec's tabs, third-party ones after.
+            with ui.tab_panels(tabs, value=next(iter(modalities), None)).classes("w-full"):
+                for name, modality in modalities.items():
+                    with ui.tab_panel(name):
+                        self._config(name, modality)
+
+    def _config(self, name: str, modality: Modality) -> None:
+        if not modality.available:
+            with ui.column().classes("items-center w-full py-6").mark(f"coming-soon-{name}"):
+                ui.icon("construction", size="3rem").classes("text-orange-600")
+                ui.label(f"{modality.label} benchmarks: Coming Soon").classes("text-xl")
+                metrics = ", ".join(metric.label for metric in modality.metrics)
+                ui.label(f"Will measure: {metrics}").classes("text-gray-500")
+            return
+        self.forms[name] = InputsForm(modality.inputs)
+        with ui.row():
+            self.run_button = ui.button("Run", icon="play_arrow", on_click=lambda: self.start(name))
+            self.run_button.mark("run-button")
+            self.cancel_button = ui.button("Cancel", icon="stop", color="negative", on_click=self.cancel)
+            self.cancel_button.mark("cancel-button").disable()
+
+    async def start(self, modality: str) -> None:
+        bar = self.backend_bar
+        try:
+            checked = plan(self.service.registry, modality, self.forms[modality].values(), bar.kind.value,
+                           bar.url.value or None, bar.model.value)
+            run = await self.service.start(checked)
+        except LlamaBurnError as exc:
+            self.live.log.push(f"error: {exc}")
+            ui.notify(str(exc), type="negative", multi_line=True)
+            return
+        self.live.log.push(f"run {run.id[:8]} started: {run.target.model} on {run.target.backend.label}")
+        self.run_button.disable()
+        self.cancel_button.enable()
+        self.live.follow(run)
+
+    def cancel(self) -> None:
+        if self.live.run is not None:
+            self.live.run.cancel()
+
+    def _finished(self, run: Run) -> None:
+        self.run_button.enable()
+        self.cancel_button.disable()
+        if run.iterations:
+            self.results.show(run.summary, run.iterations)
+
+    def _mark_history_dirty(self) -> None:
+        self._history_dirty = True
+
+    def _refresh_history(self) -> None:
+        if self._history_dirty:
+            self._history_dirty = False
+            self.history.refresh()

@@ -1,0 +1,81 @@
+"""Runs owned by the process, not by a page: one per backend, kept going, landing in history."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from llamaburn.benchmark import Plan, plan
+from llamaburn.errors import ConfigError
+from llamaburn.registry import load_registry
+from llamaburn.service import BenchmarkService, RunInProgressError
+from llamaburn.store import Store
+from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeServer]:
+    with FakeServer(Script(tokens=40, tokens_per_s=200)) as server:
+        yield server
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[BenchmarkService]:
+    benchmarks = BenchmarkService(load_registry(), Store())
+    yield benchmarks
+    await benchmarks.aclose()
+
+
+def text_plan(service: BenchmarkService, url: str, **inputs: object) -> Plan:
+    return plan(service.registry, "text", {"iterations": 2, "warmup": 0, **inputs}, "ollama", url, DEFAULT_MODEL)
+
+
+async def finished(service: BenchmarkService, run_id: str) -> None:
+    while service.runs[run_id].status in ("pending", "running") or service.store.get_run(run_id).status == "running":
+        await asyncio.sleep(0.02)
+
+
+async def test_run_lands_in_history_and_listeners_hear_it(service: BenchmarkService, fake: FakeServer) -> None:
+    changes: list[int] = []
+    unsubscribe = service.on_history_change(lambda: changes.append(service.store.count_runs()))
+    run = await service.start(text_plan(service, fake.url))
+    await finished(service, run.id)
+    await asyncio.sleep(0.05)
+    stored = service.store.get_run(run.id)
+    assert stored.status == "completed" and len(service.store.iterations(run.id)) == 2
+    assert changes[0] == 1 and len(changes) >= 2
+    unsubscribe()
+
+
+async def test_one_run_at_a_time_per_backend_and_backends_are_reused(
+    service: BenchmarkService, fake: FakeServer
+) -> None:
+    first = await service.start(text_plan(service, fake.url, iterations=3))
+    with pytest.raises(RunInProgressError) as refused:
+        await service.start(text_plan(service, fake.url))
+    assert refused.value.run_id == first.id
+    with pytest.raises(ConfigError, match="still in progress"):
+        service.delete_run(first.id)
+    assert service.clear_history() == 0  # the running run is kept
+    await finished(service, first.id)
+    second = await service.start(text_plan(service, fake.url))
+    assert second.target.backend is first.target.backend
+    await finished(service, second.id)
+    assert fake.connections == 1  # one keep-alive connection across both runs
+
+
+async def test_close_cancels_what_runs_and_records_it(fake: FakeServer) -> None:
+    service = BenchmarkService(load_registry(), Store())
+    fake.script = Script(tokens=1000, tokens_per_s=100)
+    run = await service.start(text_plan(service, fake.url))
+    await asyncio.sleep(0.3)
+    await service.aclose()
+    assert run.status == "cancelled"
+    assert service.store.get_run(run.id).status == "cancelled"
+
+
+async def test_cancel_unknown_run_is_a_clear_error(service: BenchmarkService) -> None:
+    with pytest.raises(ConfigError, match="no run 'nope' in progress"):
+        service.cancel("nope")

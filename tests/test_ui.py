@@ -1,0 +1,211 @@
+"""Every panel and flow of the app, through NiceGUI's simulated `user`, against a real fake Ollama server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+import pytest
+from nicegui import ui
+from nicegui.testing import User
+
+from llamaburn.compare import compare
+from llamaburn.registry import load_registry
+from llamaburn.service import BenchmarkService
+from llamaburn.store import Store
+from llamaburn.ui.app import register_pages
+from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+
+OTHER_MODEL = "qwen3:4b"
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeServer]:
+    with FakeServer(Script(tokens=20, ttft_s=0.01, tokens_per_s=400), models=[DEFAULT_MODEL, OTHER_MODEL]) as server:
+        yield server
+
+
+@pytest.fixture
+async def app_user(user: User, fake: FakeServer, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[User]:
+    monkeypatch.setenv("OLLAMA_HOST", fake.url)
+    service = BenchmarkService(load_registry(), Store())
+    register_pages(service)
+    await user.open("/")
+    await until(lambda: text(user, "backend-status").startswith("connected"))
+    user.service = service  # type: ignore[attr-defined]
+    yield user
+    await service.aclose()
+
+
+def element(user: User, marker: str) -> Any:
+    [found] = user.find(marker=marker).elements
+    return found
+
+
+def text(user: User, marker: str) -> str:
+    return str(element(user, marker).text)
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 15) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+def set_inputs(user: User, **values: Any) -> None:
+    with user:
+        for name, value in values.items():
+            element(user, f"field-{name}").value = value
+
+
+async def run(user: User, **values: Any) -> None:
+    """Start a run from the form and wait until the page shows its end."""
+    service: BenchmarkService = user.service  # type: ignore[attr-defined]
+    started = len(service.runs)
+    set_inputs(user, **{"iterations": 2, "warmup": 0, **values})
+    user.find(marker="run-button").click()
+    await until(lambda: len(service.runs) == started + 1)
+    await until(lambda: list(service.runs.values())[-1].status in ("completed", "cancelled", "failed")
+                and text(user, "live-progress") in ("Complete", "Cancelled", "Failed"))
+
+
+async def test_six_type_tabs_with_text_first_and_the_others_coming_soon(app_user: User) -> None:
+    tabs = [e for e in app_user.find(ui.tab).elements]
+    assert [t.props["name"] for t in sorted(tabs, key=lambda t: t.id)] == [
+        "text", "image", "audio", "video", "graphics3d", "code"]
+    assert element(app_user, "type-tabs").value == "text"
+    for name in ("image", "audio", "video", "graphics3d", "code"):
+        await app_user.should_see(marker=f"soon-{name}")
+    await app_user.should_see(marker="run-button")
+    app_user.find(marker="tab-audio").click()
+    await app_user.should_see("Audio benchmarks: Coming Soon")
+    await app_user.should_see("Will measure: Real-time factor, Word error rate, Latency to first word")
+
+
+async def test_header_connects_lists_models_and_shows_model_info(app_user: User) -> None:
+    assert element(app_user, "backend-select").value == "ollama"
+    assert text(app_user, "backend-status") == "connected · 2 models"
+    model = element(app_user, "model-select")
+    assert model.options == [DEFAULT_MODEL, OTHER_MODEL] and model.value == DEFAULT_MODEL
+    await until(lambda: bool(app_user.find(marker="info-quantization_level").elements))
+    for marker, expected in (("info-parameter_size", "Size: "), ("info-quantization_level", "Quant: Q4_K_M"),
+                             ("info-family", "Family: "), ("info-format", "Format: gguf")):
+        assert text(app_user, marker).startswith(expected)
+    assert "-" not in text(app_user, "info-parameter_size")
+
+
+async def test_unreachable_backend_is_reported_and_nothing_freezes(app_user: User) -> None:
+    with app_user:
+        element(app_user, "backend-select").value = "openai"
+        element(app_user, "backend-url").value = "http://127.0.0.1:9"
+    app_user.find(marker="backend-url").trigger("keydown.enter")
+    await until(lambda: text(app_user, "backend-status") == "unreachable")
+    await app_user.should_see("is not reachable")
+    assert any("is not reachable" in line.text for line in element(app_user, "event-log").descendants())
+
+
+async def test_run_streams_live_text_and_shows_results_and_history(app_user: User) -> None:
+    await run(app_user, iterations=3, warmup=1)
+    assert text(app_user, "live-progress") == "Complete"
+    assert text(app_user, "live-text") == "".join(f"t{i} " for i in range(20))
+    log_lines = [label.text for label in element(app_user, "event-log").descendants()]
+    assert "warmup 1/1" in log_lines and "iteration 3/3 started" in log_lines
+    assert any(line.startswith("iteration 2 complete: TPS ") for line in log_lines)
+    assert [row["iteration"] for row in element(app_user, "live-iterations").rows] == [1, 2, 3]
+    assert text(app_user, "result-tps").endswith("tok/s") and text(app_user, "result-ttft_ms").endswith("ms")
+    chart = element(app_user, "results-chart").options
+    assert len(chart["series"][0]["data"]) == 3 and all(v > 0 for v in chart["series"][0]["data"])
+    await until(lambda: [r["status"] for r in element(app_user, "history-table").rows] == ["completed"])
+    row = element(app_user, "history-table").rows[0]
+    assert row["model"] == DEFAULT_MODEL and row["tps"] > 0 and row["date"].startswith("Today")
+
+
+async def test_invalid_config_is_refused_with_a_clear_message(app_user: User) -> None:
+    set_inputs(app_user, iterations=0)
+    app_user.find(marker="run-button").click()
+    await app_user.should_see("iterations: Input should be greater than or equal to 1 (got 0)")
+    set_inputs(app_user, iterations=1, prompts="   ")
+    assert app_user.service.store.count_runs() == 0  # type: ignore[attr-defined]
+
+
+async def test_cancel_mid_run_keeps_completed_iterations(app_user: User, fake: FakeServer) -> None:
+    fake.script = Script(tokens=200, tokens_per_s=100)
+    set_inputs(app_user, iterations=5, warmup=0)
+    app_user.find(marker="run-button").click()
+    await until(lambda: len(element(app_user, "live-iterations").rows) == 1)
+    await until(lambda: text(app_user, "live-progress") == "Iteration 2/5")
+    app_user.find(marker="cancel-button").click()
+    await until(lambda: text(app_user, "live-progress") == "Cancelled", timeout_s=2)
+    await until(lambda: [r["status"] for r in element(app_user, "history-table").rows] == ["cancelled"])
+    [stored] = app_user.service.store.list_runs()  # type: ignore[attr-defined]
+    assert len(app_user.service.store.iterations(stored.id)) == 1  # type: ignore[attr-defined]
+    assert element(app_user, "run-button").enabled
+
+
+async def test_history_survives_reload_then_delete_and_clear(app_user: User) -> None:
+    await run(app_user)
+    await run(app_user)
+    await until(lambda: len(element(app_user, "history-table").rows) == 2)
+    await app_user.open("/")
+    await until(lambda: len(element(app_user, "history-table").rows) == 2)
+    table = element(app_user, "history-table")
+    first = table.rows[0]
+    app_user.find(marker="history-table").trigger("selection", {"added": True, "rows": [first],
+                                                                      "keys": [first["id"]]})
+    app_user.find(marker="history-delete").click()
+    await until(lambda: [r["id"] for r in element(app_user, "history-table").rows] != [first["id"]]
+                and len(element(app_user, "history-table").rows) == 1)
+    app_user.find(marker="history-clear").click()
+    await app_user.should_see("Delete every run in history? This cannot be undone.")
+    app_user.find(marker="confirm-clear").click()
+    await until(lambda: element(app_user, "history-table").rows == [])
+    assert app_user.service.store.count_runs() == 0  # type: ignore[attr-defined]
+
+
+async def test_compare_two_models_shows_the_engine_table_and_charts(app_user: User, fake: FakeServer) -> None:
+    await run(app_user)
+    fake.script = Script(tokens=20, ttft_s=0.05, tokens_per_s=200)
+    with app_user:
+        element(app_user, "model-select").value = OTHER_MODEL
+    await run(app_user)
+    await until(lambda: len(element(app_user, "history-table").rows) == 2)
+    rows = element(app_user, "history-table").rows
+    assert not element(app_user, "compare-button").enabled
+    app_user.find(marker="history-table").trigger("selection", {"added": True, "rows": rows,
+                                                                      "keys": [r["id"] for r in rows]})
+    assert element(app_user, "compare-button").enabled
+    app_user.find(marker="compare-button").click()
+    await app_user.should_see(f"Comparison: {OTHER_MODEL} vs {DEFAULT_MODEL}")
+    expected = compare([app_user.service.store.get_run(r["id"]) for r in rows])  # type: ignore[attr-defined]
+    tps = next(row for row in expected.rows if row.key == "avg_tps")
+    assert tps.diff_pct[1] is not None
+    assert text(app_user, "diff-avg_tps-1") == f"{tps.diff_pct[1]:+.1f}%"
+    assert tps.winner == 1  # the first model streamed at 400 tok/s, the second at 200
+    await app_user.should_see(marker="winner-avg_tps")
+    assert "text-positive" in element(app_user, "cell-avg_tps-1").classes
+    ttft = next(row for row in expected.rows if row.key == "avg_ttft_ms")
+    assert ttft.winner == 1 and "text-positive" in element(app_user, "cell-avg_ttft_ms-1").classes
+    bars = element(app_user, "comparison-chart-0").options
+    assert [s["name"].split(" ")[0] for s in bars["series"]] == [OTHER_MODEL, DEFAULT_MODEL]
+    trend = element(app_user, "trend-chart").options
+    assert len(trend["series"][0]["data"]) == 1
+
+
+async def test_a_run_outlives_its_tab_and_a_second_tab_sees_shared_history(
+    app_user: User, create_user: Callable[[], User], fake: FakeServer
+) -> None:
+    fake.script = Script(tokens=30, tokens_per_s=150)
+    set_inputs(app_user, iterations=2, warmup=0)
+    app_user.find(marker="run-button").click()
+    await until(lambda: text(app_user, "live-progress").startswith("Iteration"))
+    other = create_user()
+    await other.open("/")
+    assert text(other, "live-progress") == "Idle"  # another tab does not follow a run it did not start
+    await app_user.open("/")  # the first tab navigates away from its run
+    service: BenchmarkService = app_user.service  # type: ignore[attr-defined]
+    await until(lambda: [r.status for r in service.store.list_runs()] == ["completed"])
+    await until(lambda: [r["status"] for r in element(other, "history-table").rows] == ["completed"])
