@@ -8,15 +8,25 @@ from nicegui import ui
 
 from llamaburn.ui.format import number
 
-CARDS = (("Avg TPS", "tps", "tok/s"), ("Avg TTFT", "ttft_ms", "ms"), ("Avg ITL p50", "itl_ms_p50", "ms"),
-         ("Avg total time", "total_ms", "ms"))
+CARDS = (
+    ("Avg TPS", "tps", "tok/s"),
+    ("Avg TTFT", "ttft_ms", "ms"),
+    ("Avg ITL p50", "itl_ms_p50", "ms"),
+    ("Avg total time", "total_ms", "ms"),
+)
 
 
 def iteration_chart(iterations: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "tooltip": {"trigger": "axis"},
         "legend": {"data": ["TPS", "TTFT"], "top": 0},
-        "xAxis": {"type": "category", "name": "iteration", "nameLocation": "middle", "nameGap": 28, "data": [str(i + 1) for i in range(len(iterations))]},
+        "xAxis": {
+            "type": "category",
+            "name": "iteration",
+            "nameLocation": "middle",
+            "nameGap": 28,
+            "data": [str(i + 1) for i in range(len(iterations))],
+        },
         "yAxis": [{"type": "value", "name": "tok/s"}, {"type": "value", "name": "ms"}],
         "series": [
             {"name": "TPS", "type": "bar", "data": [m.get("tps") for m in iterations]},
