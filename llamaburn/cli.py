@@ -317,7 +317,15 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ui(args: argparse.Namespace) -> int:
+    from llamaburn.ui.app import Launch, launch
+
+    launch(Launch(port=args.port, show=not args.no_show, native=args.native, lan=args.lan))
+    return 0
+
+
 HANDLERS = {
+    "ui": _ui,
     "bench": _bench,
     "models": _models,
     "plugins": _plugins,

@@ -40,8 +40,10 @@ def check_native() -> None:
         raise ConfigError("--native needs pywebview: pip install 'llamaburn[native]'")
     has_display = os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
     if sys.platform.startswith("linux") and not has_display and os.environ.get("QT_QPA_PLATFORM") != "offscreen":
-        raise ConfigError("--native needs a display: none is set (DISPLAY / WAYLAND_DISPLAY); run without --native "
-                          "to use the browser, or start it under a desktop session")
+        raise ConfigError(
+            "--native needs a display: none is set (DISPLAY / WAYLAND_DISPLAY); run without --native "
+            "to use the browser, or start it under a desktop session"
+        )
 
 
 def _exit_non_zero_unless_shown() -> None:
@@ -54,8 +56,11 @@ def _exit_non_zero_unless_shown() -> None:
 
     def check() -> None:
         if not shown:
-            print("llamaburn: error: the native window could not be opened (the window process exited first; "
-                  "check the Qt/GTK backend of pywebview)", file=sys.stderr)
+            print(
+                "llamaburn: error: the native window could not be opened (the window process exited first; "
+                "check the Qt/GTK backend of pywebview)",
+                file=sys.stderr,
+            )
             os._exit(1)
 
     app.native.on("shown", mark_shown)
@@ -81,5 +86,13 @@ def launch(options: Launch) -> None:
         print(f"LlamaBurn is shared on the LAN at port {options.port}. Access token: {token}", flush=True)
     if options.native:
         _exit_non_zero_unless_shown()
-    ui.run(host=host, port=options.port, show=options.show and not options.native, native=options.native,
-           reload=False, title="LlamaBurn", show_welcome_message=not options.lan, favicon="🔥")
+    ui.run(
+        host=host,
+        port=options.port,
+        show=options.show and not options.native,
+        native=options.native,
+        reload=False,
+        title="LlamaBurn",
+        show_welcome_message=not options.lan,
+        favicon="🔥",
+    )

@@ -11,8 +11,10 @@ from llamaburn.errors import LlamaBurnError
 from llamaburn.service import BenchmarkService
 from llamaburn.ui.format import number, when
 
-CHART_GROUPS = (("Throughput (tok/s)", ("avg_tps", "min_tps", "max_tps")),
-                ("Latency (ms)", ("avg_ttft_ms", "itl_p50_ms", "itl_p95_ms")))
+CHART_GROUPS = (
+    ("Throughput (tok/s)", ("avg_tps", "min_tps", "max_tps")),
+    ("Latency (ms)", ("avg_ttft_ms", "itl_p50_ms", "itl_p95_ms")),
+)
 TREND_METRICS = {"tps": "TPS (tok/s)", "ttft_ms": "TTFT (ms)", "itl_ms_p50": "ITL p50 (ms)", "total_ms": "Total (ms)"}
 
 
@@ -30,8 +32,10 @@ def bar_chart(comparison: Comparison, title: str, keys: tuple[str, ...]) -> dict
         "grid": {"top": 64},
         "xAxis": {"type": "category", "data": [row.label for row in rows]},
         "yAxis": {"type": "value"},
-        "series": [{"name": run_name(comparison, i), "type": "bar", "data": [row.values[i] for row in rows]}
-                   for i in range(len(comparison.runs))],
+        "series": [
+            {"name": run_name(comparison, i), "type": "bar", "data": [row.values[i] for row in rows]}
+            for i in range(len(comparison.runs))
+        ],
     }
 
 
@@ -42,11 +46,14 @@ class ComparisonPanel:
             self.title = ui.label("Comparison").classes("text-lg font-medium").mark("comparison-title")
             self.table = ui.column().classes("w-full").mark("comparison-table")
             with ui.row().classes("w-full no-wrap"):
-                self.charts = [ui.echart({}).classes("w-1/2 h-72").mark(f"comparison-chart-{i}")
-                               for i in range(len(CHART_GROUPS))]
+                self.charts = [
+                    ui.echart({}).classes("w-1/2 h-72").mark(f"comparison-chart-{i}") for i in range(len(CHART_GROUPS))
+                ]
             with ui.row().classes("items-center gap-4"):
                 ui.label("Trend").classes("font-medium")
-                self.trend_model = ui.select([], label="Model", on_change=self.draw_trend).classes("min-w-[14rem]")
+                self.trend_model = ui.select([], label="Trend of model", on_change=self.draw_trend).classes(
+                    "min-w-[14rem]"
+                )
                 self.trend_metric = ui.select(TREND_METRICS, value="tps", label="Metric", on_change=self.draw_trend)
             self.trend = ui.echart({}).classes("w-full h-64").mark("trend-chart")
         self.card.set_visibility(False)
@@ -97,11 +104,13 @@ class ComparisonPanel:
         runs = self.service.store.runs_of_model(model)
         points = [[when(run.created_at), (run.summary.get(metric) or {}).get("mean")] for run in runs]
         self.trend.options.clear()
-        self.trend.options.update({
-            "title": {"text": f"{TREND_METRICS[metric]} over time: {model}", "textStyle": {"fontSize": 14}},
-            "tooltip": {"trigger": "axis"},
-            "xAxis": {"type": "category", "data": [p[0] for p in points]},
-            "yAxis": {"type": "value"},
-            "series": [{"name": TREND_METRICS[metric], "type": "line", "data": [p[1] for p in points]}],
-        })
+        self.trend.options.update(
+            {
+                "title": {"text": f"{TREND_METRICS[metric]} over time: {model}", "textStyle": {"fontSize": 14}},
+                "tooltip": {"trigger": "axis"},
+                "xAxis": {"type": "category", "data": [p[0] for p in points]},
+                "yAxis": {"type": "value"},
+                "series": [{"name": TREND_METRICS[metric], "type": "line", "data": [p[1] for p in points]}],
+            }
+        )
         self.trend.update()

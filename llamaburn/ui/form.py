@@ -58,8 +58,9 @@ class InputsForm:
             switch = ui.switch(label, value=bool(default)).tooltip(hint).mark(mark)
             return lambda: switch.value
         if annotation in (int, float):
-            number = ui.number(label, value=default, step=1 if annotation is int else 0.1,
-                               precision=0 if annotation is int else 2)
+            number = ui.number(
+                label, value=default, step=1 if annotation is int else 0.1, precision=0 if annotation is int else 2
+            )
             number.classes("w-32").props("outlined dense" + (" clearable" if optional else "")).tooltip(hint)
             number.mark(mark)
             return lambda: _as_int(number.value) if annotation is int else number.value

@@ -13,8 +13,7 @@ from llamaburn.errors import LlamaBurnError
 from llamaburn.service import BenchmarkService
 
 URL_PLACEHOLDERS = {"ollama": "http://127.0.0.1:11434 (or OLLAMA_HOST)", "openai": "http://127.0.0.1:8080"}
-INFO_FIELDS = (("Size", "parameter_size"), ("Quant", "quantization_level"), ("Family", "family"),
-               ("Format", "format"))
+INFO_FIELDS = (("Size", "parameter_size"), ("Quant", "quantization_level"), ("Family", "family"), ("Format", "format"))
 
 
 class BackendBar:

@@ -34,11 +34,18 @@ class HistoryPanel:
                 self.delete_button = ui.button("Delete", icon="delete", on_click=self.delete_selected)
                 self.delete_button.props("flat").mark("history-delete")
                 ui.button("Clear", icon="clear_all", on_click=self.confirm_clear).props("flat").mark("history-clear")
-            self.table = ui.table(columns=COLUMNS, rows=[], row_key="id", selection="multiple",
-                                  on_select=self._selection_changed, pagination=20)
+            self.table = ui.table(
+                columns=COLUMNS,
+                rows=[],
+                row_key="id",
+                selection="multiple",
+                on_select=self._selection_changed,
+                pagination=20,
+            )
             self.table.classes("w-full").mark("history-table")
-            self.compare_button = ui.button("Compare Selected", icon="compare_arrows",
-                                            on_click=lambda: self.on_compare(self.selected()))
+            self.compare_button = ui.button(
+                "Compare Selected", icon="compare_arrows", on_click=lambda: self.on_compare(self.selected())
+            )
             self.compare_button.mark("compare-button")
         with ui.dialog() as self.dialog, ui.card():
             ui.label("Delete every run in history? This cannot be undone.")
@@ -62,8 +69,16 @@ class HistoryPanel:
             ui.notify(str(exc), type="negative")
             return
         self.table.rows = [
-            {"id": run.id, "model": run.model, "tps": mean(run.summary, "tps"), "ttft": mean(run.summary, "ttft_ms"),
-             "date": when(run.created_at), "modality": run.modality, "backend": run.backend, "status": run.status}
+            {
+                "id": run.id,
+                "model": run.model,
+                "tps": mean(run.summary, "tps"),
+                "ttft": mean(run.summary, "ttft_ms"),
+                "date": when(run.created_at),
+                "modality": run.modality,
+                "backend": run.backend,
+                "status": run.status,
+            }
             for run in runs
         ]
         ids = {run.id for run in runs}

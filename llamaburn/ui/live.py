@@ -38,9 +38,14 @@ ITERATION_COLUMNS = [
 
 
 def _row(iteration: int, metrics: dict[str, Any]) -> dict[str, Any]:
-    return {"iteration": iteration, "tps": number(metrics.get("tps"), "tok/s"),
-            "ttft": number(metrics.get("ttft_ms"), "ms"), "itl": number(metrics.get("itl_ms_p50"), "ms"),
-            "total": number(metrics.get("total_ms"), "ms"), "tokens": number(metrics.get("output_tokens"))}
+    return {
+        "iteration": iteration,
+        "tps": number(metrics.get("tps"), "tok/s"),
+        "ttft": number(metrics.get("ttft_ms"), "ms"),
+        "itl": number(metrics.get("itl_ms_p50"), "ms"),
+        "total": number(metrics.get("total_ms"), "ms"),
+        "tokens": number(metrics.get("output_tokens")),
+    }
 
 
 class LivePanel:
@@ -98,8 +103,10 @@ class LivePanel:
             case IterationComplete():
                 row = _row(event.iteration, event.metrics)
                 self.iterations.rows.append(row)
-                self.log.push(f"iteration {event.iteration} complete: TPS {row['tps']}, TTFT {row['ttft']}, "
-                              f"ITL p50 {row['itl']}, {row['tokens']} tokens")
+                self.log.push(
+                    f"iteration {event.iteration} complete: TPS {row['tps']}, TTFT {row['ttft']}, "
+                    f"ITL p50 {row['itl']}, {row['tokens']} tokens"
+                )
             case Complete():
                 self.bar.set_value(1)
                 self.progress.set_text("Complete")

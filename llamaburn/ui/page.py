@@ -26,7 +26,7 @@ class MainPage:
         self.service = service
         self.forms: dict[str, InputsForm] = {}
         self._history_dirty = False
-        with ui.header().classes("items-center bg-white text-black border-b"):
+        with ui.header(fixed=False).classes("items-center bg-white text-black border-b"):
             ui.label("LlamaBurn").classes("text-xl font-bold text-orange-700")
         with ui.column().classes("w-full max-w-6xl mx-auto gap-4 p-4"):
             self.backend_bar = BackendBar(service, report=lambda message: self.live.log.push(message))
@@ -73,8 +73,14 @@ class MainPage:
     async def start(self, modality: str) -> None:
         bar = self.backend_bar
         try:
-            checked = plan(self.service.registry, modality, self.forms[modality].values(), bar.kind.value,
-                           bar.url.value or None, bar.model.value)
+            checked = plan(
+                self.service.registry,
+                modality,
+                self.forms[modality].values(),
+                bar.kind.value,
+                bar.url.value or None,
+                bar.model.value,
+            )
             run = await self.service.start(checked)
         except LlamaBurnError as exc:
             self.live.log.push(f"error: {exc}")
