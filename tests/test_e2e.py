@@ -41,10 +41,18 @@ def fake() -> Iterator[FakeServer]:
 def app_url(fake: FakeServer, tmp_path: Path) -> Iterator[str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env |= {"OLLAMA_HOST": fake.url, "LLAMABURN_DB_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
-            "NICEGUI_STORAGE_PATH": str(tmp_path / "storage")}
-    process = subprocess.Popen([sys.executable, "-m", "llamaburn", "--no-show", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+    env |= {
+        "OLLAMA_HOST": fake.url,
+        "LLAMABURN_DB_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
+        "NICEGUI_STORAGE_PATH": str(tmp_path / "storage"),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llamaburn", "--no-show", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -68,7 +76,8 @@ def app_url(fake: FakeServer, tmp_path: Path) -> Iterator[str]:
 def page() -> Iterator[Page]:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
+            executable_path=CHROMIUM,
+            headless=True,
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"],
         )
         yield browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -125,8 +134,10 @@ def test_benchmark_live_history_and_comparison_in_a_browser(app_url: str, page: 
     expect(page.get_by_text("Diff % (llama3.2:1b)")).to_be_visible()
     expect(page.locator(".nicegui-echart canvas").last).to_be_visible()
     page.wait_for_timeout(500)  # let ECharts finish its first frame
-    sizes = page.evaluate("() => [...document.querySelectorAll('.nicegui-echart canvas')]"
-                          ".filter(c => c.offsetParent !== null).map(c => [c.clientWidth, c.clientHeight])")
+    sizes = page.evaluate(
+        "() => [...document.querySelectorAll('.nicegui-echart canvas')]"
+        ".filter(c => c.offsetParent !== null).map(c => [c.clientWidth, c.clientHeight])"
+    )
     assert len(sizes) == 3, sizes  # two comparison charts and the trend, drawn at their real size
     assert all(width > 300 and height > 200 for width, height in sizes), sizes
     screenshot(page, "comparison")

@@ -69,14 +69,24 @@ async def run(user: User, **values: Any) -> None:
     set_inputs(user, **{"iterations": 2, "warmup": 0, **values})
     user.find(marker="run-button").click()
     await until(lambda: len(service.runs) == started + 1)
-    await until(lambda: list(service.runs.values())[-1].status in ("completed", "cancelled", "failed")
-                and text(user, "live-progress") in ("Complete", "Cancelled", "Failed"))
+    await until(
+        lambda: (
+            list(service.runs.values())[-1].status in ("completed", "cancelled", "failed")
+            and text(user, "live-progress") in ("Complete", "Cancelled", "Failed")
+        )
+    )
 
 
 async def test_six_type_tabs_with_text_first_and_the_others_coming_soon(app_user: User) -> None:
     tabs = [e for e in app_user.find(ui.tab).elements]
     assert [t.props["name"] for t in sorted(tabs, key=lambda t: t.id)] == [
-        "text", "image", "audio", "video", "graphics3d", "code"]
+        "text",
+        "image",
+        "audio",
+        "video",
+        "graphics3d",
+        "code",
+    ]
     assert element(app_user, "type-tabs").value == "text"
     for name in ("image", "audio", "video", "graphics3d", "code"):
         await app_user.should_see(marker=f"soon-{name}")
@@ -92,8 +102,12 @@ async def test_header_connects_lists_models_and_shows_model_info(app_user: User)
     model = element(app_user, "model-select")
     assert model.options == [DEFAULT_MODEL, OTHER_MODEL] and model.value == DEFAULT_MODEL
     await until(lambda: bool(app_user.find(marker="info-quantization_level").elements))
-    for marker, expected in (("info-parameter_size", "Size: "), ("info-quantization_level", "Quant: Q4_K_M"),
-                             ("info-family", "Family: "), ("info-format", "Format: gguf")):
+    for marker, expected in (
+        ("info-parameter_size", "Size: "),
+        ("info-quantization_level", "Quant: Q4_K_M"),
+        ("info-family", "Family: "),
+        ("info-format", "Format: gguf"),
+    ):
         assert text(app_user, marker).startswith(expected)
     assert "-" not in text(app_user, "info-parameter_size")
 
@@ -154,11 +168,14 @@ async def test_history_survives_reload_then_delete_and_clear(app_user: User) -> 
     await until(lambda: len(element(app_user, "history-table").rows) == 2)
     table = element(app_user, "history-table")
     first = table.rows[0]
-    app_user.find(marker="history-table").trigger("selection", {"added": True, "rows": [first],
-                                                                      "keys": [first["id"]]})
+    app_user.find(marker="history-table").trigger("selection", {"added": True, "rows": [first], "keys": [first["id"]]})
     app_user.find(marker="history-delete").click()
-    await until(lambda: [r["id"] for r in element(app_user, "history-table").rows] != [first["id"]]
-                and len(element(app_user, "history-table").rows) == 1)
+    await until(
+        lambda: (
+            [r["id"] for r in element(app_user, "history-table").rows] != [first["id"]]
+            and len(element(app_user, "history-table").rows) == 1
+        )
+    )
     app_user.find(marker="history-clear").click()
     await app_user.should_see("Delete every run in history? This cannot be undone.")
     app_user.find(marker="confirm-clear").click()
@@ -175,8 +192,9 @@ async def test_compare_two_models_shows_the_engine_table_and_charts(app_user: Us
     await until(lambda: len(element(app_user, "history-table").rows) == 2)
     rows = element(app_user, "history-table").rows
     assert not element(app_user, "compare-button").enabled
-    app_user.find(marker="history-table").trigger("selection", {"added": True, "rows": rows,
-                                                                      "keys": [r["id"] for r in rows]})
+    app_user.find(marker="history-table").trigger(
+        "selection", {"added": True, "rows": rows, "keys": [r["id"] for r in rows]}
+    )
     assert element(app_user, "compare-button").enabled
     app_user.find(marker="compare-button").click()
     await app_user.should_see(f"Comparison: {OTHER_MODEL} vs {DEFAULT_MODEL}")

@@ -1,0 +1,100 @@
+"""`llamaburn --lan`: every page and API call needs the token; login, cookie, rate limit."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+TOKEN = "correct-horse-battery-staple"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def lan_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    folder: Path = tmp_path_factory.mktemp("lan")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    env |= {
+        "LLAMABURN_TOKEN": TOKEN,
+        "LLAMABURN_DB_URL": f"sqlite:///{folder / 'lan.db'}",
+        "OLLAMA_HOST": "127.0.0.1:9",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "llamaburn", "--lan", "--no-show", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=folder,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/login", timeout=1)
+                break
+            except httpx.TransportError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the app did not start") from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        output, _ = process.communicate(timeout=15)
+    assert f"Access token: {TOKEN}" in output
+
+
+def test_pages_redirect_to_login_and_the_api_answers_401(lan_app: str) -> None:
+    url = lan_app
+    page = httpx.get(url, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login"
+    assert "Access token" in httpx.get(f"{url}/login").text
+    for path in ("/api/history", "/api/plugins", "/docs"):
+        response = httpx.get(f"{url}{path}")
+        assert response.status_code in (401, 303), path
+    assert httpx.get(f"{url}/api/history").status_code == 401
+    assert httpx.get(f"{url}/api/history", headers={"Authorization": "Bearer wrong"}).status_code == 401
+
+
+def test_bearer_token_opens_the_api(lan_app: str) -> None:
+    url = lan_app
+    response = httpx.get(f"{url}/api/plugins", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200
+    assert any(row["name"] == "text" for row in response.json())
+
+
+def test_login_sets_a_session_cookie_that_opens_the_pages(lan_app: str) -> None:
+    url = lan_app
+    with httpx.Client(base_url=url) as browser:
+        wrong = browser.post("/login", data={"token": "nope"})
+        assert wrong.status_code == 401 and "Wrong token." in wrong.text
+        assert browser.get("/", follow_redirects=False).status_code == 303
+        right = browser.post("/login", data={"token": TOKEN}, follow_redirects=False)
+        assert right.status_code == 303
+        cookie = browser.cookies.get("llamaburn_session")
+        assert cookie and TOKEN not in cookie  # the cookie is an HMAC of the token, not the token
+        home = browser.get("/")
+        assert home.status_code == 200 and "<title>LlamaBurn</title>" in home.text
+
+
+def test_failed_logins_are_rate_limited(lan_app: str) -> None:
+    url = lan_app
+    with httpx.Client(base_url=url) as attacker:
+        codes = [attacker.post("/login", data={"token": f"guess-{i}"}).status_code for i in range(6)]
+        assert codes[-1] == 429
+        blocked = attacker.post("/login", data={"token": TOKEN})
+        assert blocked.status_code == 429 and "retry-after" in blocked.headers
