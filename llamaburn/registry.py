@@ -109,6 +109,12 @@ def load_registry(plugins: Iterable[EntryPoint] | None = None, extra: Iterable[t
         except Exception as exc:
             _problem(registry, source, f"cannot register: {exc}")
             return
+        try:
+            manager.check_pending()  # a misspelled hook name fails here, loudly, not silently never called
+        except pluggy.PluginValidationError as exc:
+            manager.unregister(plugin)
+            _problem(registry, source, f"cannot register: {exc}")
+            return
         origins[name] = source
 
     add("llamaburn.backends", builtin, _Source("llamaburn.backends", "llamaburn", __version__))

@@ -142,3 +142,15 @@ def test_pip_installed_plugin_appears_in_llamaburn_plugins(tmp_path: Path) -> No
     assert list(rows) == [*BUILTINS, "x"]
     assert rows["x"] == {"kind": "modality", "name": "x", "label": "X", "available": False,
                          "distribution": "llamaburn-x", "version": "1.2.3", "error": None}
+
+
+def test_misspelled_hook_is_refused_loudly() -> None:
+    class Typo:
+        @hookimpl
+        def register_modality(self, register: Callable[[Any], None]) -> None:  # missing the final "s"
+            register(TinyModality())
+
+    registry = load_registry(extra=[("typo", Typo()), ("tiny", TinyPlugin())])
+    [problem] = registry.problems
+    assert problem.name == "typo" and "register_modality" in (problem.error or "")
+    assert "tiny" in registry.modalities  # the plugins after it still load

@@ -227,3 +227,12 @@ async def test_a_run_outlives_its_tab_and_a_second_tab_sees_shared_history(
     service: BenchmarkService = app_user.service  # type: ignore[attr-defined]
     await until(lambda: [r.status for r in service.store.list_runs()] == ["completed"])
     await until(lambda: [r["status"] for r in element(other, "history-table").rows] == ["completed"])
+
+
+async def test_plugins_dialog_lists_plugins_with_their_origin(app_user: User) -> None:
+    app_user.find(marker="plugins-button").click()
+    rows = element(app_user, "plugins-table").rows
+    text_row = next(row for row in rows if row["name"] == "text")
+    assert (text_row["kind"], text_row["distribution"], text_row["status"]) == ("modality", "llamaburn", "available")
+    assert sum(row["status"] == "coming soon" for row in rows) == 5
+    assert {row["name"] for row in rows if row["kind"] == "backend"} == {"ollama", "openai", "embedded"}

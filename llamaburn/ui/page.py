@@ -18,6 +18,7 @@ from llamaburn.ui.form import InputsForm
 from llamaburn.ui.header import BackendBar
 from llamaburn.ui.history import HistoryPanel
 from llamaburn.ui.live import LivePanel
+from llamaburn.ui.plugins import plugins_dialog
 from llamaburn.ui.results import ResultsPanel
 
 
@@ -28,6 +29,9 @@ class MainPage:
         self._history_dirty = False
         with ui.header(fixed=False).classes("items-center bg-white text-black border-b"):
             ui.label("LlamaBurn").classes("text-xl font-bold text-orange-700")
+            ui.space()
+            dialog = plugins_dialog(service.registry)
+            ui.button("Plugins", icon="extension", on_click=dialog.open).props("flat").mark("plugins-button")
         with ui.column().classes("w-full max-w-6xl mx-auto gap-4 p-4"):
             self.backend_bar = BackendBar(service, report=lambda message: self.live.log.push(message))
             self._type_selector()
