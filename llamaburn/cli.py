@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="list a backend's models")
     _backend_options(models)
+    models.add_argument("--info", action="store_true", help="describe each model (size, quant, context, license...)")
     models.add_argument("--json", action="store_true")
 
     plugins = commands.add_parser("plugins", help="list modality and backend plugins, and load errors")
@@ -65,8 +66,9 @@ def _ui_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=int, default=8080, help="the app's port (default: 8080)")
     parser.add_argument("--no-show", action="store_true", help="do not open a browser")
     parser.add_argument("--native", action="store_true", help="open in a native window (needs the native extra)")
-    parser.add_argument("--lan", action="store_true",
-                        help="serve on all interfaces, guarded by an access token (env: LLAMABURN_TOKEN)")
+    parser.add_argument(
+        "--lan", action="store_true", help="serve on all interfaces, guarded by an access token (env: LLAMABURN_TOKEN)"
+    )
 
 
 def _backend_options(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +132,7 @@ async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, st
     from llamaburn.benchmark import open_backend, resolve_model, run_config
     from llamaburn.errors import LlamaBurnError
     from llamaburn.modality import Target
+    from llamaburn.modelinfo import ModelInfoService
     from llamaburn.recorder import Recorder
     from llamaburn.report import show_progress, summary_table
     from llamaburn.runner import Run
@@ -143,9 +146,14 @@ async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, st
         except LlamaBurnError:
             version = None
         system = snapshot(backend.name, backend.url, version)
+        model_infos = ModelInfoService(store)
+        try:
+            info = (await model_infos.get(backend, model)).model_dump(mode="json")
+        finally:
+            await model_infos.aclose()
         run = Run(checked.modality, checked.inputs, Target(backend, model))
         config = run_config(checked, backend, model)
-        recorder = Recorder(store, run, backend.name, config, system) if store else None
+        recorder = Recorder(store, run, backend.name, config, system, info) if store else None
         progress = None if args.quiet else asyncio.create_task(show_progress(run.bus.subscribe(), sys.stderr))
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C interrupts without a graceful cancel
@@ -172,6 +180,7 @@ async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, st
                 "warmups": run.warmups,
                 "iterations": run.iterations,
                 "system": system,
+                "model_info": info,
             }
         )
     else:
@@ -189,23 +198,48 @@ async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, st
 
 def _models(args: argparse.Namespace) -> int:
     from llamaburn.benchmark import open_backend
+    from llamaburn.modelinfo import ModelInfoService
     from llamaburn.registry import load_registry
     from llamaburn.report import table
+    from llamaburn.store import Store
 
-    async def fetch() -> tuple[str, list[Any]]:
+    async def fetch() -> tuple[str, list[Any], list[Any]]:
         backend = await open_backend(load_registry(), args.backend, args.url, args.api_key, args.read_timeout)
+        infos = ModelInfoService(Store()) if args.info else None
         try:
-            return backend.name, await backend.models()
+            models = await backend.models()
+            described = [await infos.get(backend, m.id) for m in models] if infos else []
+            return backend.name, models, described
         finally:
             await backend.aclose()
+            if infos:
+                await infos.aclose()
 
-    name, models = asyncio.run(fetch())
+    name, models, infos = asyncio.run(fetch())
     if args.json:
-        _print_json(
-            {
-                "backend": name,
-                "models": [{"id": m.id, "size_bytes": m.size_bytes, "details": m.details} for m in models],
-            }
+        rows = [{"id": m.id, "size_bytes": m.size_bytes, "details": m.details} for m in models]
+        for row, info in zip(rows, infos, strict=False):
+            row["info"] = info.model_dump(mode="json")
+        _print_json({"backend": name, "models": rows})
+    elif infos:
+        print(
+            table(
+                ["model", "size", "quant", "family", "format", "context", "capabilities", "license", "HF downloads"],
+                [
+                    [
+                        i.model_id,
+                        i.parameter_size,
+                        i.quantization,
+                        i.family,
+                        i.format,
+                        i.context_length,
+                        ", ".join(i.capabilities) or None,
+                        i.license,
+                        i.hf_downloads,
+                    ]
+                    for i in infos
+                ],
+            )
         )
     else:
         print(
@@ -300,7 +334,11 @@ def _compare(args: argparse.Namespace) -> int:
         *(f"diff {c.id[:8]}" for c in comparison.runs[1:]),
         "winner",
     ]
-    rows = []
+    blank = [""] * (len(comparison.runs) - 1)
+    rows: list[list[Any]] = [
+        ["Size", *(c.parameter_size or "-" for c in comparison.runs), *blank, ""],
+        ["Quant", *(c.quantization or "-" for c in comparison.runs), *blank, ""],
+    ]
     for row in comparison.rows:
         diffs = [f"{d:+.1f}%" if d is not None else "-" for d in row.diff_pct[1:]]
         winner = comparison.runs[row.winner].id[:8] if row.winner is not None else "-"

@@ -44,6 +44,8 @@ class RunColumn(BaseModel):
     modality: str
     created_at: str
     status: str
+    parameter_size: str | None = None
+    quantization: str | None = None
 
 
 class ComparisonRow(BaseModel):
@@ -107,6 +109,8 @@ def compare(runs: list[RunRecord]) -> Comparison:
             modality=run.modality,
             created_at=run.created_at.isoformat(),
             status=run.status,
+            parameter_size=(run.model_info or {}).get("parameter_size"),
+            quantization=(run.model_info or {}).get("quantization"),
         )
         for run in runs
     ]

@@ -28,7 +28,15 @@ log = logging.getLogger(__name__)
 class Recorder:
     """Creates the run's row now, then records each iteration and the final status as they happen."""
 
-    def __init__(self, store: Store, run: Run, backend: str, config: dict[str, Any], system: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        run: Run,
+        backend: str,
+        config: dict[str, Any],
+        system: dict[str, Any],
+        model_info: dict[str, Any] | None = None,
+    ) -> None:
         self.store = store
         self.run = run
         self.error: str | None = None
@@ -42,6 +50,7 @@ class Recorder:
                 status="running",
                 config=config,
                 system=system,
+                model_info=model_info or {},
             )
         )
         self._subscription = run.bus.subscribe()

@@ -10,12 +10,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from llamaburn.backends.base import Backend, ModelEntry
 from llamaburn.benchmark import Plan, default_backend, resolve_model, run_config
 from llamaburn.errors import ConfigError, LlamaBurnError
 from llamaburn.modality import Target
+from llamaburn.modelinfo import ModelInfo, ModelInfoService
 from llamaburn.recorder import Recorder
 from llamaburn.registry import Registry
 from llamaburn.runner import Run
@@ -29,8 +29,10 @@ class RunInProgressError(ConfigError):
     """A backend already has a run in progress; ``run_id`` names it."""
 
     def __init__(self, run: Run) -> None:
-        super().__init__(f"a run is already in progress on {run.target.backend.label} at "
-                         f"{run.target.backend.url} ({run.id}): wait for it or cancel it")
+        super().__init__(
+            f"a run is already in progress on {run.target.backend.label} at "
+            f"{run.target.backend.url} ({run.id}): wait for it or cancel it"
+        )
         self.run_id = run.id
 
 
@@ -41,7 +43,7 @@ class BenchmarkService:
         self.runs: dict[str, Run] = {}
         self._backends: dict[tuple[str, str | None, str | None], Backend] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._model_info: dict[tuple[str, str], dict[str, Any]] = {}
+        self.model_infos = ModelInfoService(store)
         self._history_listeners: list[Callable[[], None]] = []
 
     async def backend(self, name: str | None, url: str | None = None, api_key: str | None = None) -> Backend:
@@ -61,16 +63,19 @@ class BenchmarkService:
     async def models(self, name: str | None, url: str | None = None, api_key: str | None = None) -> list[ModelEntry]:
         return await (await self.backend(name, url, api_key)).models()
 
-    async def model_info(self, backend: Backend, model: str) -> dict[str, Any]:
-        """The server's description of a model (Ollama ``/api/show``), cached for the process's life."""
-        key = (backend.url, model)
-        if key not in self._model_info:
-            self._model_info[key] = await backend.show(model)
-        return self._model_info[key]
+    async def model_info(self, backend: Backend, model: str) -> ModelInfo:
+        """What the model is, from the server, its GGUF file and Hugging Face; cached in the database."""
+        return await self.model_infos.get(backend, model)
 
     def active(self, backend: Backend) -> Run | None:
-        return next((run for run in self.runs.values()
-                     if run.target.backend is backend and run.status in ("pending", "running")), None)
+        return next(
+            (
+                run
+                for run in self.runs.values()
+                if run.target.backend is backend and run.status in ("pending", "running")
+            ),
+            None,
+        )
 
     async def start(self, plan: Plan, api_key: str | None = None) -> Run:
         """Start a run in the background and return it at once; subscribe to ``run.bus`` to follow it.
@@ -86,8 +91,15 @@ class BenchmarkService:
         except LlamaBurnError:
             version = None
         run = Run(plan.modality, plan.inputs, Target(backend, model))
-        recorder = Recorder(self.store, run, backend.name, run_config(plan, backend, model),
-                            snapshot(backend.name, backend.url, version))
+        info = await self.model_info(backend, model)
+        recorder = Recorder(
+            self.store,
+            run,
+            backend.name,
+            run_config(plan, backend, model),
+            snapshot(backend.name, backend.url, version),
+            info.model_dump(mode="json"),
+        )
         self.runs[run.id] = run
         task = asyncio.create_task(self._execute(run, recorder))
         self._tasks.add(task)
@@ -142,3 +154,4 @@ class BenchmarkService:
         for backend in self._backends.values():
             await backend.aclose()
         self._backends.clear()
+        await self.model_infos.aclose()

@@ -10,11 +10,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, event
+from sqlalchemy import JSON, Column, Engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, func, select
 
@@ -36,6 +36,7 @@ class RunRecord(SQLModel, table=True):
     config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     system: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    model_info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
 class IterationRecord(SQLModel, table=True):
@@ -50,6 +51,16 @@ class IterationRecord(SQLModel, table=True):
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
+class ModelInfoRecord(SQLModel, table=True):
+    """What the model-info sources said about one model on one server, and when: a cache with a TTL."""
+
+    __tablename__ = "model_info"
+
+    key: str = Field(primary_key=True)
+    fetched_at: datetime
+    info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
 class SchemaVersion(SQLModel, table=True):
     __tablename__ = "schema_version"
 
@@ -57,11 +68,20 @@ class SchemaVersion(SQLModel, table=True):
 
 
 def _create_v1(engine: Engine) -> None:
+    """Runs and their iterations. Created from today's models, so later migrations must be idempotent."""
     SQLModel.metadata.create_all(engine, tables=[RunRecord.__table__, IterationRecord.__table__])  # type: ignore[attr-defined]
 
 
+def _model_info_v2(engine: Engine) -> None:
+    """Model metadata: a snapshot on each run (``runs.model_info``) and the cache of fetched info."""
+    if "model_info" not in {column["name"] for column in inspect(engine).get_columns("runs")}:
+        with engine.begin() as connection:
+            connection.execute(text("ALTER TABLE runs ADD COLUMN model_info JSON"))
+    SQLModel.metadata.create_all(engine, tables=[ModelInfoRecord.__table__])  # type: ignore[attr-defined]
+
+
 # Migration N brings a database from version N-1 to N. Append, never edit, and say why in a docstring.
-MIGRATIONS: list[Callable[[Engine], None]] = [_create_v1]
+MIGRATIONS: list[Callable[[Engine], None]] = [_create_v1, _model_info_v2]
 
 
 def default_url() -> str:
@@ -80,7 +100,7 @@ class Store:
             self.engine = create_engine(
                 self.url, connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {}
             )
-        except (SQLAlchemyError, ValueError) as exc:
+        except (SQLAlchemyError, ValueError, ImportError) as exc:  # ImportError: the URL's driver is missing
             raise StoreError(f"cannot use database URL {self.url!r}: {exc}") from None
         if is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -142,9 +162,27 @@ class Store:
     def runs_of_model(self, model: str, limit: int = 200) -> list[RunRecord]:
         """A model's completed runs, oldest first: the history's trend for that model."""
         with self._session() as session:
-            query = (select(RunRecord).where(RunRecord.model == model, RunRecord.status == "completed")
-                     .order_by(col(RunRecord.created_at).desc()).limit(limit))
+            query = (
+                select(RunRecord)
+                .where(RunRecord.model == model, RunRecord.status == "completed")
+                .order_by(col(RunRecord.created_at).desc())
+                .limit(limit)
+            )
             return list(reversed(list(session.exec(query))))
+
+    def cached_model_info(self, key: str, max_age: timedelta) -> dict[str, Any] | None:
+        """The cached info for ``key`` if it is younger than ``max_age``."""
+        with self._session() as session:
+            record = session.get(ModelInfoRecord, key)
+        if record is None:
+            return None
+        fetched_at = record.fetched_at if record.fetched_at.tzinfo else record.fetched_at.replace(tzinfo=UTC)
+        return record.info if now() - fetched_at < max_age else None
+
+    def cache_model_info(self, key: str, info: dict[str, Any]) -> None:
+        with self._session() as session:
+            session.merge(ModelInfoRecord(key=key, fetched_at=now(), info=info))
+            session.commit()
 
     def count_runs(self) -> int:
         with self._session() as session:

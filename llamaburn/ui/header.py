@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from nicegui import ui
 
 from llamaburn.backends.base import Backend, ModelEntry
 from llamaburn.benchmark import default_backend
 from llamaburn.errors import LlamaBurnError
+from llamaburn.modelinfo import ModelInfo
 from llamaburn.service import BenchmarkService
 
 URL_PLACEHOLDERS = {"ollama": "http://127.0.0.1:11434 (or OLLAMA_HOST)", "openai": "http://127.0.0.1:8080"}
-INFO_FIELDS = (("Size", "parameter_size"), ("Quant", "quantization_level"), ("Family", "family"), ("Format", "format"))
+INFO_FIELDS = (
+    ("Size", "parameter_size"),
+    ("Quant", "quantization"),
+    ("Family", "family"),
+    ("Format", "format"),
+    ("Context", "context_length"),
+    ("Capabilities", "capabilities"),
+    ("License", "license"),
+    ("HF downloads", "hf_downloads"),
+)
+ALWAYS_SHOWN = ("parameter_size", "quantization", "family", "format")
 
 
 class BackendBar:
@@ -77,15 +87,25 @@ class BackendBar:
         ui.notify(message, type="negative", multi_line=True)
 
     async def show_info(self) -> None:
-        self.info.clear()
+        """Fill the card for the selected model; a slow answer for a model no longer selected is dropped."""
         model, backend = self.model.value, self.backend
         if model is None or backend is None:
+            self.info.clear()
             return
-        details: dict[str, Any] = dict(self.entries[model].details) if model in self.entries else {}
         try:
-            details |= (await self.service.model_info(backend, model)).get("details") or {}
+            info = await self.service.model_info(backend, model)
         except LlamaBurnError as exc:
             self.report(f"model info unavailable: {exc}")
+            info = ModelInfo(model_id=model)
+        if self.model.value != model:
+            return
+        self.info.clear()
         with self.info:
+            ui.label(f"Model: {model}").classes("font-medium")
             for label, key in INFO_FIELDS:
-                ui.label(f"{label}: {details.get(key) or '-'}").mark(f"info-{key}")
+                value = getattr(info, key)
+                if isinstance(value, list):
+                    value = ", ".join(value)
+                if key in ALWAYS_SHOWN or value:
+                    shown = f"{value:,}" if isinstance(value, int) else value or "-"
+                    ui.label(f"{label}: {shown}").mark(f"info-{key}").tooltip(f"from {info.sources.get(key, '-')}")

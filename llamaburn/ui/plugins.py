@@ -21,8 +21,11 @@ COLUMNS: list[dict[str, Any]] = [
 
 def plugins_dialog(registry: Registry) -> ui.dialog:
     rows = [
-        {**info.model_dump(), "id": f"{info.kind}:{info.name}:{index}",
-         "status": "error" if info.error else "available" if info.available else "coming soon"}
+        {
+            **info.model_dump(),
+            "id": f"{info.kind}:{info.name}:{index}",
+            "status": "error" if info.error else "available" if info.available else "coming soon",
+        }
         for index, info in enumerate(registry.describe())
     ]
     with ui.dialog() as dialog, ui.card().classes("min-w-[48rem]"):
