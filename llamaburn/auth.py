@@ -63,16 +63,20 @@ class TokenAuth:
             await send({"type": "websocket.close", "code": 1008})
             return
         elif path.startswith("/api"):
-            response = JSONResponse({"detail": "missing or wrong access token: send Authorization: Bearer <token>"},
-                                    status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            response = JSONResponse(
+                {"detail": "missing or wrong access token: send Authorization: Bearer <token>"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         else:
             response = RedirectResponse(LOGIN_PATH, status_code=303)
         await response(scope, receive, send)
 
     def _authorized(self, request: Request) -> bool:
         header = request.headers.get("authorization", "")
-        if header.lower().startswith("bearer ") and hmac.compare_digest(header[7:].strip().encode(),
-                                                                        self.token.encode()):
+        if header.lower().startswith("bearer ") and hmac.compare_digest(
+            header[7:].strip().encode(), self.token.encode()
+        ):
             return True
         return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), self.session.encode())
 
@@ -86,8 +90,11 @@ class TokenAuth:
             failures.popleft()
         if len(failures) >= MAX_FAILURES:
             wait = int(FAILURE_WINDOW_S - (now - failures[0])) + 1
-            return HTMLResponse(LOGIN_PAGE.format(error=html.escape(f"Too many attempts: wait {wait} s.")),
-                                status_code=429, headers={"Retry-After": str(wait)})
+            return HTMLResponse(
+                LOGIN_PAGE.format(error=html.escape(f"Too many attempts: wait {wait} s.")),
+                status_code=429,
+                headers={"Retry-After": str(wait)},
+            )
         body = (await request.body()).decode(errors="replace")
         given = (parse_qs(body).get("token") or [""])[0]
         if not hmac.compare_digest(given.encode(), self.token.encode()):
