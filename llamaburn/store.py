@@ -8,6 +8,7 @@ SQLite runs in WAL mode so the app and a CLI run can share one file. The schema 
 from __future__ import annotations
 
 import os
+import platform
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -105,6 +106,7 @@ class Store:
         if is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._migrate()
+        self.mark_interrupted()
 
     @contextmanager
     def _session(self) -> Iterator[Session]:
@@ -129,6 +131,26 @@ class Store:
                 MIGRATIONS[version - 1](self.engine)
                 session.add(SchemaVersion(version=version))
                 session.commit()
+
+    def mark_interrupted(self) -> int:
+        """Mark as failed the runs left ``running`` by a process on this machine that no longer exists.
+
+        A run records its host and pid in its system snapshot; a SIGKILL or crash leaves its row
+        ``running`` with every completed iteration already committed. Runs of live processes and of
+        other machines (a shared database) are left alone. Returns how many runs were marked.
+        """
+        host = platform.node()
+        with self._session() as session:
+            stale = [
+                run
+                for run in session.exec(select(RunRecord).where(RunRecord.status == "running"))
+                if (run.system or {}).get("hostname") == host and not _alive((run.system or {}).get("pid"))
+            ]
+            for run in stale:
+                run.status, run.error = "failed", "interrupted: the process running it stopped before it finished"
+                session.add(run)
+            session.commit()
+            return len(stale)
 
     def schema_version(self) -> int:
         with self._session() as session:
@@ -231,6 +253,18 @@ class Store:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it exists, under another user
+        return True
+    return True
 
 
 def _sqlite_pragmas(connection: Any, _record: Any) -> None:

@@ -64,4 +64,6 @@ def snapshot(backend: str, url: str, backend_version: str | None) -> dict[str, A
         "backend_url": url,
         "backend_version": backend_version,
         "llamaburn_version": __version__,
+        "hostname": platform.node(),
+        "pid": os.getpid(),
     }

@@ -1,0 +1,87 @@
+"""Crash safety: a SIGKILL mid-run keeps every completed iteration, and the run shows as interrupted."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from llamaburn.store import Store
+from tests.fakes import FakeServer, Script
+
+
+def test_sigkill_mid_run_keeps_completed_iterations_and_marks_the_run_interrupted() -> None:
+    with FakeServer(Script(tokens=20, tokens_per_s=100)) as server:
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+        bench = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llamaburn",
+                "bench",
+                "--backend",
+                "ollama",
+                "--url",
+                server.url,
+                "--iterations",
+                "50",
+                "--warmup",
+                "0",
+                "--quiet",
+            ],
+            env=env,
+        )
+        store = Store()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            runs = store.list_runs()
+            if runs and len(store.iterations(runs[0].id)) >= 2:
+                break
+            time.sleep(0.05)
+        bench.send_signal(signal.SIGKILL)
+        bench.wait(timeout=10)
+    [run] = store.list_runs()
+    kept = len(store.iterations(run.id))
+    assert kept >= 2 and run.status == "running"  # as the killed process left it
+
+    result = subprocess.run(
+        [sys.executable, "-m", "llamaburn", "history", "--json"], env=env, capture_output=True, text=True, check=True
+    )
+    [listed] = json.loads(result.stdout)
+    assert listed["status"] == "failed" and listed["error"].startswith("interrupted")
+    assert len(Store().iterations(run.id)) == kept  # nothing measured was lost
+
+
+def test_runs_of_live_processes_are_left_running() -> None:
+    with FakeServer(Script(tokens=200, tokens_per_s=100)) as server:
+        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+        bench = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "llamaburn",
+                "bench",
+                "--backend",
+                "ollama",
+                "--url",
+                server.url,
+                "--iterations",
+                "3",
+                "--warmup",
+                "0",
+                "--quiet",
+            ],
+            env=env,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while not Store().list_runs() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert [r.status for r in Store().list_runs()] == ["running"]  # a second process does not touch it
+        finally:
+            bench.send_signal(signal.SIGINT)
+            assert bench.wait(timeout=10) == 130
+    assert [r.status for r in Store().list_runs()] == ["cancelled"]
