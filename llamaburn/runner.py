@@ -44,12 +44,13 @@ class Run:
         self.warmups: list[dict[str, Any]] = []
         self.iterations: list[dict[str, Any]] = []
         self.summary: dict[str, dict[str, float]] = {}
-        self._cancel_requested = False
+        self.cancel_requested = asyncio.Event()
+        self.done = asyncio.Event()
         self._inflight: asyncio.Task[dict[str, Any]] | None = None
 
     def cancel(self) -> None:
         """Stop the run: the in-flight request is abandoned and its stream closed right away."""
-        self._cancel_requested = True
+        self.cancel_requested.set()
         if self._inflight is not None:
             self._inflight.cancel()
 
@@ -60,16 +61,20 @@ class Run:
         """
         self.status = "running"
         try:
+            if self.cancel_requested.is_set():  # cancelled before it began (a queued run): nothing to measure
+                raise asyncio.CancelledError
             await self._measure_all()
         except asyncio.CancelledError:
             self._finish_cancelled()
-            if not self._cancel_requested:
+            if not self.cancel_requested.is_set():
                 raise
         except LlamaBurnError as exc:
-            self._fail(str(exc))
+            self.fail(str(exc))
         except Exception as exc:  # a plugin bug must end the run cleanly, not kill the app
             log.exception("run %s failed", self.id)
-            self._fail(f"{type(exc).__name__}: {exc}")
+            self.fail(f"{type(exc).__name__}: {exc}")
+        finally:
+            self.done.set()
         return self
 
     async def _measure_all(self) -> None:
@@ -90,7 +95,7 @@ class Run:
         self.bus.publish(Complete(summary=self.summary))
 
     async def _measure(self, prompt: str) -> dict[str, Any]:
-        if self._cancel_requested:
+        if self.cancel_requested.is_set():
             raise asyncio.CancelledError
         publish = self.bus.publish
         self._inflight = asyncio.ensure_future(
@@ -106,7 +111,8 @@ class Run:
         self.summary = summarize(self.iterations)
         self.bus.publish(Cancelled())
 
-    def _fail(self, message: str) -> None:
+    def fail(self, message: str) -> None:
+        """End the run as failed with ``message``, from inside or from its owner (a setup that broke)."""
         self.status = "failed"
         self.error = message
         self.summary = summarize(self.iterations)

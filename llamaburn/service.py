@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from llamaburn.backends.base import Backend, ModelEntry
 from llamaburn.benchmark import Plan, default_backend, resolve_model, run_config
@@ -23,6 +24,16 @@ from llamaburn.store import Store
 from llamaburn.system import snapshot
 
 log = logging.getLogger(__name__)
+KEPT_RUNS = 20  # finished runs kept in memory, so a late SSE client can still replay them
+
+
+async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
+    tasks = [asyncio.ensure_future(wait) for wait in waits]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in tasks:
+            task.cancel()
 
 
 class RunInProgressError(ConfigError):
@@ -68,49 +79,74 @@ class BenchmarkService:
         return await self.model_infos.get(backend, model)
 
     def active(self, backend: Backend) -> Run | None:
+        """The run in progress (or waiting its turn) on ``backend``, if any."""
         return next(
-            (
-                run
-                for run in self.runs.values()
-                if run.target.backend is backend and run.status in ("pending", "running")
-            ),
-            None,
+            (run for run in self.runs.values() if run.target.backend is backend and not run.done.is_set()), None
         )
 
-    async def start(self, plan: Plan, api_key: str | None = None) -> Run:
+    def ahead(self, run: Run) -> Run | None:
+        """The oldest unfinished run on ``run``'s backend that was asked for before it."""
+        for other in self.runs.values():
+            if other is run:
+                return None
+            if other.target.backend is run.target.backend and not other.done.is_set():
+                return other
+        return None
+
+    async def start(self, plan: Plan, api_key: str | None = None, *, queue: bool = False) -> Run:
         """Start a run in the background and return it at once; subscribe to ``run.bus`` to follow it.
 
-        One run at a time per backend: two runs on one server would measure each other.
+        One run at a time per backend, since two runs on one server would measure each other: a busy
+        backend raises ``RunInProgressError``, unless ``queue``, when the run waits for those before it.
         """
         backend = await self.backend(plan.backend, plan.url, api_key)
-        if (busy := self.active(backend)) is not None:
+        if not queue and (busy := self.active(backend)) is not None:
             raise RunInProgressError(busy)
         model = await resolve_model(backend, plan.model)
-        try:
-            version = await backend.version()
-        except LlamaBurnError:
-            version = None
-        run = Run(plan.modality, plan.inputs, Target(backend, model))
         info = await self.model_info(backend, model)
-        recorder = Recorder(
-            self.store,
-            run,
-            backend.name,
-            run_config(plan, backend, model),
-            snapshot(backend.name, backend.url, version),
-            info.model_dump(mode="json"),
-        )
-        self.runs[run.id] = run
-        task = asyncio.create_task(self._execute(run, recorder))
+        run = Run(plan.modality, plan.inputs, Target(backend, model))
+        if not queue and (busy := self.active(backend)) is not None:  # taken while we awaited the model
+            raise RunInProgressError(busy)
+        self.runs[run.id] = run  # no await since the check: nothing else can take the backend meanwhile
+        task = asyncio.create_task(self._execute(run, plan, info.model_dump(mode="json")))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-        self._history_changed()
         return run
 
-    async def _execute(self, run: Run, recorder: Recorder) -> None:
-        await run.execute()
-        await recorder.task
-        self._history_changed()
+    async def _execute(self, run: Run, plan: Plan, info: dict[str, Any]) -> None:
+        backend = run.target.backend
+        try:
+            while (ahead := self.ahead(run)) is not None and not run.cancel_requested.is_set():
+                await _first_of(ahead.done.wait(), run.cancel_requested.wait())
+            try:
+                version = await backend.version()
+            except LlamaBurnError:
+                version = None
+            recorder = Recorder(
+                self.store,
+                run,
+                backend.name,
+                run_config(plan, backend, run.target.model),
+                snapshot(backend.name, backend.url, version),
+                info,
+            )
+            self._history_changed()
+            await run.execute()
+            await recorder.task
+        except Exception as exc:  # the run must end in a terminal event whatever broke around it
+            log.exception("run %s could not run", run.id)
+            if not run.done.is_set():
+                run.fail(f"the run could not start: {type(exc).__name__}: {exc}")
+                run.done.set()
+        finally:
+            self._prune()
+            self._history_changed()
+
+    def _prune(self) -> None:
+        """Forget the oldest finished runs beyond ``KEPT_RUNS``; history keeps them, memory need not."""
+        finished = [run_id for run_id, run in self.runs.items() if run.done.is_set()]
+        for run_id in finished[: max(0, len(finished) - KEPT_RUNS)]:
+            del self.runs[run_id]
 
     def cancel(self, run_id: str) -> Run:
         if run_id not in self.runs:
@@ -132,16 +168,17 @@ class BenchmarkService:
                 log.exception("history listener failed")
 
     def _in_progress(self) -> list[str]:
-        return [run.id for run in self.runs.values() if run.status in ("pending", "running")]
+        return [run.id for run in self.runs.values() if not run.done.is_set()]
 
-    def delete_run(self, run_id: str) -> None:
+    async def delete_run(self, run_id: str) -> None:
+        """Delete a finished run; the database work runs off the event loop, so no measurement waits."""
         if run_id in self._in_progress():
             raise ConfigError(f"run {run_id} is still in progress: cancel it before deleting it")
-        self.store.delete_run(run_id)
+        await asyncio.to_thread(self.store.delete_run, run_id)
         self._history_changed()
 
-    def clear_history(self) -> int:
-        count = self.store.clear(keep=self._in_progress())
+    async def clear_history(self) -> int:
+        count = await asyncio.to_thread(self.store.clear, self._in_progress())
         self._history_changed()
         return count
 

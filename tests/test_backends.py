@@ -18,7 +18,7 @@ import respx
 from llamaburn.backends.base import Backend, ChatRequest
 from llamaburn.backends.ollama import OllamaBackend, ollama_url
 from llamaburn.backends.openai import OpenAIBackend
-from llamaburn.errors import BackendError, ModelNotFoundError
+from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
 from llamaburn.metrics import Chunk, ServerTimings, measure_stream
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
@@ -424,5 +424,20 @@ async def test_json_that_is_not_an_object_is_a_protocol_error(line: bytes) -> No
     try:
         with pytest.raises(BackendError, match="sent malformed JSON"):
             await collect(backend)
+    finally:
+        await backend.aclose()
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "ftp://models.local", "http://" + "a" * 70 + ".com"])
+@pytest.mark.parametrize("backend_cls", BACKENDS)
+def test_unusable_url_is_a_one_line_config_error(backend_cls: type[Backend], url: str) -> None:
+    with pytest.raises(ConfigError, match="not a usable"):
+        backend_cls(url)
+
+
+async def test_openai_accepts_host_and_port_as_typed() -> None:
+    backend = OpenAIBackend("127.0.0.1:1234/v1")
+    try:
+        assert backend.url == "http://127.0.0.1:1234"
     finally:
         await backend.aclose()

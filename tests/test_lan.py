@@ -98,3 +98,12 @@ def test_failed_logins_are_rate_limited(lan_app: str) -> None:
         assert codes[-1] == 429
         blocked = attacker.post("/login", data={"token": TOKEN})
         assert blocked.status_code == 429 and "retry-after" in blocked.headers
+
+
+def test_openapi_docs_and_json_404_with_the_token(lan_app: str) -> None:
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    assert httpx.get(f"{lan_app}/docs", headers=headers).status_code == 200
+    schema = httpx.get(f"{lan_app}/openapi.json", headers=headers).json()
+    assert "/api/benchmark" in schema["paths"]
+    missing = httpx.get(f"{lan_app}/api/nope", headers=headers)
+    assert missing.status_code == 404 and "no API endpoint /api/nope" in missing.json()["detail"]

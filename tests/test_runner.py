@@ -128,7 +128,7 @@ async def test_cancel_before_start_runs_nothing() -> None:
     run.cancel()
     events = await collect(run)
     await backend.aclose()
-    assert [e.type for e in events] == ["warmup", "cancelled"]
+    assert [e.type for e in events] == ["cancelled"]
     assert run.iterations == [] and run.status == "cancelled"
 
 

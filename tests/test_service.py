@@ -57,8 +57,8 @@ async def test_one_run_at_a_time_per_backend_and_backends_are_reused(
         await service.start(text_plan(service, fake.url))
     assert refused.value.run_id == first.id
     with pytest.raises(ConfigError, match="still in progress"):
-        service.delete_run(first.id)
-    assert service.clear_history() == 0  # the running run is kept
+        await service.delete_run(first.id)
+    assert await service.clear_history() == 0  # the running run is kept
     await finished(service, first.id)
     second = await service.start(text_plan(service, fake.url))
     assert second.target.backend is first.target.backend
@@ -79,3 +79,20 @@ async def test_close_cancels_what_runs_and_records_it(fake: FakeServer) -> None:
 async def test_cancel_unknown_run_is_a_clear_error(service: BenchmarkService) -> None:
     with pytest.raises(ConfigError, match="no run 'nope' in progress"):
         service.cancel("nope")
+
+
+async def test_two_starts_at_once_on_one_backend_give_one_run(service: BenchmarkService, fake: FakeServer) -> None:
+    results = await asyncio.gather(service.start(text_plan(service, fake.url)),
+                                   service.start(text_plan(service, fake.url)), return_exceptions=True)
+    assert sorted(type(r).__name__ for r in results) == ["Run", "RunInProgressError"]
+
+
+async def test_queued_runs_wait_their_turn_in_order(service: BenchmarkService, fake: FakeServer) -> None:
+    first = await service.start(text_plan(service, fake.url))
+    second = await service.start(text_plan(service, fake.url), queue=True)
+    third = await service.start(text_plan(service, fake.url), queue=True)
+    assert service.ahead(second) is first and service.ahead(third) is first
+    await finished(service, third.id)
+    records = {r.id: r for r in service.store.list_runs()}
+    assert all(records[r.id].status == "completed" for r in (first, second, third))
+    assert records[first.id].created_at < records[second.id].created_at < records[third.id].created_at

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
-from llamaburn.errors import BackendError, ModelNotFoundError
+from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
 from llamaburn.metrics import Chunk
 
 if TYPE_CHECKING:
@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_S = 3.0
 DEFAULT_READ_TIMEOUT_S = 300.0
+
+
+def usable_url(url: str) -> str:
+    """``url`` if an HTTP client can use it (``http(s)://host[:port][/path]``), else a one-line ``ConfigError``."""
+    try:
+        parsed = httpx.URL(url)
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise ValueError("expected http(s)://host[:port][/path]")
+        parsed.host.encode("idna")
+    except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError (a host label too long) is a ValueError
+        raise ConfigError(f"not a usable server URL {url!r}: {exc}") from None
+    return url
 
 
 @dataclass(slots=True)
@@ -58,7 +70,7 @@ class Backend(ABC):
     def __init__(
         self, url: str | None = None, *, api_key: str | None = None, read_timeout: float | None = None
     ) -> None:
-        self.url = (url or self.default_url).rstrip("/")
+        self.url = usable_url((url or self.default_url).rstrip("/"))
         self.api_key = api_key
         self.read_timeout = DEFAULT_READ_TIMEOUT_S if read_timeout is None else read_timeout
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from llamaburn.backends.base import Backend, ChatRequest, ModelEntry
-from llamaburn.errors import BackendError
+from llamaburn.errors import BackendError, ConfigError
 from llamaburn.metrics import Chunk, ServerTimings
 from llamaburn.modelinfo import ModelInfo, from_ollama
 
@@ -27,13 +27,17 @@ def ollama_url(host: str | None = None) -> str:
         host = f"http://{host}"
     else:
         default_port = 443 if host.startswith("https://") else 80
-    parts = urlsplit(host)
+    try:
+        parts = urlsplit(host)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"not a usable Ollama address {host!r}: {exc}") from None
     hostname = parts.hostname or "127.0.0.1"
     if hostname in ("0.0.0.0", "::"):
         hostname = "127.0.0.1"
     if ":" in hostname:
         hostname = f"[{hostname}]"
-    return f"{parts.scheme}://{hostname}:{parts.port or default_port}{parts.path.rstrip('/')}"
+    return f"{parts.scheme}://{hostname}:{port or default_port}{parts.path.rstrip('/')}"
 
 
 class OllamaBackend(Backend):

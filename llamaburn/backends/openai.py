@@ -22,7 +22,9 @@ class OpenAIBackend(Backend):
     default_url = "http://127.0.0.1:8080"
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
-        url = (url or self.default_url).rstrip("/")
+        url = (url or self.default_url).strip().rstrip("/")
+        if "://" not in url:
+            url = f"http://{url}"  # host:port, as people type it
         super().__init__(url.removesuffix("/v1"), **options)
 
     async def version(self) -> str | None:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
+import inspect
 import os
 import sys
 from dataclasses import dataclass
 
 from nicegui import app, ui
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from llamaburn.auth import TokenAuth, new_token
 from llamaburn.errors import ConfigError
@@ -67,6 +70,22 @@ def _exit_non_zero_unless_shown() -> None:
     atexit.register(check)
 
 
+def _json_404_under_api() -> None:
+    """NiceGUI answers every 404 with its HTML page; an API client should get JSON it can read."""
+    page_not_found = app.exception_handlers[404]
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        if not request.url.path.startswith("/api/"):
+            page = page_not_found(request, exc)
+            return await page if inspect.isawaitable(page) else page
+        detail = getattr(exc, "detail", None)
+        if detail in (None, "Not Found"):
+            detail = f"no API endpoint {request.url.path}: see /docs"
+        return JSONResponse({"detail": detail}, status_code=404)
+
+    app.add_exception_handler(404, not_found)
+
+
 def launch(options: Launch) -> None:
     """Start the server (and a browser or window) and block until it stops."""
     if options.native:
@@ -77,6 +96,7 @@ def launch(options: Launch) -> None:
     from llamaburn.api import router
 
     app.include_router(router)
+    _json_404_under_api()
     register_pages(service)
     host = "127.0.0.1"
     if options.lan:
@@ -94,5 +114,7 @@ def launch(options: Launch) -> None:
         reload=False,
         title="LlamaBurn",
         show_welcome_message=not options.lan,
+        fastapi_docs=True,  # OpenAPI at /docs, for the REST API
+        timeout_graceful_shutdown=3,  # an SSE client following a long run must not block Ctrl-C
         favicon="🔥",
     )

@@ -86,17 +86,17 @@ class HistoryPanel:
         self.table.update()
         self._selection_changed()
 
-    def delete_selected(self) -> None:
+    async def delete_selected(self) -> None:
         for run_id in self.selected():
             try:
-                self.service.delete_run(run_id)
+                await self.service.delete_run(run_id)
             except LlamaBurnError as exc:
                 ui.notify(str(exc), type="warning")
 
     def confirm_clear(self) -> None:
         self.dialog.open()
 
-    def clear(self) -> None:
+    async def clear(self) -> None:
         self.dialog.close()
-        count = self.service.clear_history()
+        count = await self.service.clear_history()
         ui.notify(f"Cleared {count} run{'s' if count != 1 else ''}")
