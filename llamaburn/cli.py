@@ -43,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     models = commands.add_parser("models", help="list a backend's models")
     _backend_options(models)
     models.add_argument("--info", action="store_true", help="describe each model (size, quant, context, license...)")
+    models.add_argument(
+        "--gguf", type=Path, metavar="FILE", help="describe a local GGUF file instead of a server's models"
+    )
     models.add_argument("--json", action="store_true")
 
     plugins = commands.add_parser("plugins", help="list modality and backend plugins, and load errors")
@@ -215,6 +218,8 @@ def _models(args: argparse.Namespace) -> int:
             if infos:
                 await infos.aclose()
 
+    if args.gguf is not None:
+        return _describe_gguf(args.gguf, args.json)
     name, models, infos = asyncio.run(fetch())
     if args.json:
         rows = [{"id": m.id, "size_bytes": m.size_bytes, "details": m.details} for m in models]
@@ -255,6 +260,23 @@ def _models(args: argparse.Namespace) -> int:
                 ],
             )
         )
+    return 0
+
+
+def _describe_gguf(path: Path, as_json: bool) -> int:
+    from llamaburn.errors import ConfigError
+    from llamaburn.gguf_header import GGUFError
+    from llamaburn.modelinfo import read_gguf
+    from llamaburn.report import table
+
+    try:
+        facts = read_gguf(path)
+    except (OSError, GGUFError) as exc:
+        raise ConfigError(f"cannot read GGUF file {path}: {exc}") from None
+    if as_json:
+        _print_json({"file": str(path), "info": facts})
+    else:
+        print(table(["field", "value"], [[key, value] for key, value in facts.items()]))
     return 0
 
 

