@@ -351,7 +351,7 @@ async def start_benchmark(body: BenchmarkRequest, service: Service) -> Any:
     checked = dataclasses.replace(checked, backend=backend.name)  # the default backend is probed once
     with engine_errors(model_loc=("body", "model_id")):
         try:
-            run = await service.start(checked, body.api_key, queue=body.queue)
+            run = await service.start(checked, body.api_key, queue=body.queue, announce=True)
         except RunInProgressError as exc:
             return JSONResponse(RunBusy(detail=str(exc), run_id=exc.run_id).model_dump(), status_code=409)
     return RunStarted(run_id=run.id, queued=service.ahead(run) is not None)
@@ -580,4 +580,3 @@ async def describe_model(
 async def list_plugins(service: Service) -> list[PluginInfo]:
     """Every modality and backend, and every plugin that failed to load."""
     return service.registry.describe()
-

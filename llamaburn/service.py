@@ -56,6 +56,7 @@ class BenchmarkService:
         self._tasks: set[asyncio.Task[None]] = set()
         self.model_infos = ModelInfoService(store)
         self._history_listeners: list[Callable[[], None]] = []
+        self._run_listeners: list[Callable[[Run], None]] = []
 
     async def backend(self, name: str | None, url: str | None = None, api_key: str | None = None) -> Backend:
         """The open backend for this server, created and started on first use."""
@@ -93,11 +94,15 @@ class BenchmarkService:
                 return other
         return None
 
-    async def start(self, plan: Plan, api_key: str | None = None, *, queue: bool = False) -> Run:
+    async def start(
+        self, plan: Plan, api_key: str | None = None, *, queue: bool = False, announce: bool = False
+    ) -> Run:
         """Start a run in the background and return it at once; subscribe to ``run.bus`` to follow it.
 
         One run at a time per backend, since two runs on one server would measure each other: a busy
         backend raises ``RunInProgressError``, unless ``queue``, when the run waits for those before it.
+        ``announce`` tells the ``on_run_announced`` listeners (open pages) about a run nobody is watching,
+        one started over the API.
         """
         backend = await self.backend(plan.backend, plan.url, api_key)
         if not queue and (busy := self.active(backend)) is not None:
@@ -111,6 +116,9 @@ class BenchmarkService:
         task = asyncio.create_task(self._execute(run, plan, info.model_dump(mode="json")))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if announce:
+            for listener in list(self._run_listeners):
+                listener(run)
         return run
 
     async def _execute(self, run: Run, plan: Plan, info: dict[str, Any]) -> None:
@@ -159,6 +167,11 @@ class BenchmarkService:
         """Call ``listener`` whenever history changes; returns the function that unsubscribes it."""
         self._history_listeners.append(listener)
         return lambda: self._history_listeners.remove(listener)
+
+    def on_run_announced(self, listener: Callable[[Run], None]) -> Callable[[], None]:
+        """Call ``listener`` with each announced run; returns the function that unsubscribes it."""
+        self._run_listeners.append(listener)
+        return lambda: self._run_listeners.remove(listener)
 
     def _history_changed(self) -> None:
         for listener in list(self._history_listeners):

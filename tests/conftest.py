@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +23,13 @@ def offline_hugging_face(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach the internet: Hugging Face lookups go to a closed loopback port (respx overrides it)."""
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
 
+
+
+@pytest.fixture(autouse=True)
+def keep_llamaburn_modules() -> Iterator[None]:
+    """NiceGUI's ``user`` fixture drops the modules that define pages (and their parents) from
+    ``sys.modules`` after each test. Put ours back, or the next import would make a second copy of every
+    llamaburn module, with classes that no longer match the first copy's."""
+    saved = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "llamaburn"}
+    yield
+    sys.modules.update(saved)

@@ -10,6 +10,7 @@ import pytest
 from nicegui import ui
 from nicegui.testing import User
 
+from llamaburn.benchmark import plan
 from llamaburn.compare import compare
 from llamaburn.registry import load_registry
 from llamaburn.service import BenchmarkService
@@ -262,3 +263,14 @@ async def test_model_output_is_rendered_as_text_never_as_html(app_user: User, fa
     await run(app_user, iterations=1)
     assert text(app_user, "live-text") == "<script>alert(1)</script><b>bold</b>"
     await app_user.should_not_see(ui.html)  # text lands in a label, which the browser escapes
+
+
+async def test_a_run_started_over_the_api_shows_in_an_idle_page(app_user: User, fake: FakeServer) -> None:
+    service: BenchmarkService = app_user.service  # type: ignore[attr-defined]
+    checked = plan(service.registry, "text", {"iterations": 2, "warmup": 0}, "ollama", fake.url, DEFAULT_MODEL)
+    run = await service.start(checked, announce=True)  # as POST /api/benchmark does
+    await until(lambda: text(app_user, "live-progress") == "Complete")
+    assert text(app_user, "live-text") == "".join(f"t{i} " for i in range(20))
+    assert any(f"run {run.id[:8]} started over the API" in line.text
+               for line in element(app_user, "event-log").descendants())
+    await until(lambda: [r["status"] for r in element(app_user, "history-table").rows] == ["completed"])

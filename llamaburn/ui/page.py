@@ -39,9 +39,13 @@ class MainPage:
             self.results = ResultsPanel()
             self.history = HistoryPanel(service, lambda run_ids: self.comparison.show(run_ids))
             self.comparison = ComparisonPanel(service)
-        unsubscribe = service.on_history_change(self._mark_history_dirty)
-        ui.context.client.on_disconnect(unsubscribe)
-        ui.timer(0.25, self._refresh_history)
+        self._announced: Run | None = None
+        for unsubscribe in (
+            service.on_history_change(self._mark_history_dirty),
+            service.on_run_announced(self._run_announced),
+        ):
+            ui.context.client.on_disconnect(unsubscribe)
+        ui.timer(0.25, self._tick)
         ui.timer(0, self.backend_bar.choose_default, once=True)
 
     def _type_selector(self) -> None:
@@ -108,7 +112,18 @@ class MainPage:
     def _mark_history_dirty(self) -> None:
         self._history_dirty = True
 
-    def _refresh_history(self) -> None:
+    def _run_announced(self, run: Run) -> None:
+        self._announced = run  # followed on the next tick, in this page's own context
+
+    def _tick(self) -> None:
+        """Apply what other tasks told this page (an announced run, a history change), in its own context."""
+        if self._announced is not None:
+            run, self._announced = self._announced, None
+            if self.live.run is None or self.live.run.done.is_set():  # an idle page shows a run started over the API
+                self.live.log.push(f"run {run.id[:8]} started over the API: {run.target.model}")
+                self.run_button.disable()
+                self.cancel_button.enable()
+                self.live.follow(run)
         if self._history_dirty:
             self._history_dirty = False
             self.history.refresh()
