@@ -13,27 +13,19 @@ from llamaburn.store import Store
 from tests.fakes import FakeServer, Script
 
 
+def env() -> dict[str, str]:
+    """The test's environment (its own database), minus what would make NiceGUI think it runs under test."""
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
+def start_bench(url: str, iterations: int) -> subprocess.Popen[bytes]:
+    argv = ["bench", "--backend", "ollama", "--url", url, "--iterations", str(iterations), "--warmup", "0", "--quiet"]
+    return subprocess.Popen([sys.executable, "-m", "llamaburn", *argv], env=env())
+
+
 def test_sigkill_mid_run_keeps_completed_iterations_and_marks_the_run_interrupted() -> None:
     with FakeServer(Script(tokens=20, tokens_per_s=100)) as server:
-        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-        bench = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llamaburn",
-                "bench",
-                "--backend",
-                "ollama",
-                "--url",
-                server.url,
-                "--iterations",
-                "50",
-                "--warmup",
-                "0",
-                "--quiet",
-            ],
-            env=env,
-        )
+        bench = start_bench(server.url, 50)
         store = Store()
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -48,7 +40,7 @@ def test_sigkill_mid_run_keeps_completed_iterations_and_marks_the_run_interrupte
     assert kept >= 2 and run.status == "running"  # as the killed process left it
 
     result = subprocess.run(
-        [sys.executable, "-m", "llamaburn", "history", "--json"], env=env, capture_output=True, text=True, check=True
+        [sys.executable, "-m", "llamaburn", "history", "--json"], env=env(), capture_output=True, text=True, check=True
     )
     [listed] = json.loads(result.stdout)
     assert listed["status"] == "failed" and listed["error"].startswith("interrupted")
@@ -57,25 +49,7 @@ def test_sigkill_mid_run_keeps_completed_iterations_and_marks_the_run_interrupte
 
 def test_runs_of_live_processes_are_left_running() -> None:
     with FakeServer(Script(tokens=200, tokens_per_s=100)) as server:
-        env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-        bench = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "llamaburn",
-                "bench",
-                "--backend",
-                "ollama",
-                "--url",
-                server.url,
-                "--iterations",
-                "3",
-                "--warmup",
-                "0",
-                "--quiet",
-            ],
-            env=env,
-        )
+        bench = start_bench(server.url, 3)
         try:
             deadline = time.monotonic() + 30
             while not Store().list_runs() and time.monotonic() < deadline:
