@@ -15,6 +15,7 @@ pytest_plugins = ["nicegui.testing.user_plugin"]  # NiceGUI's `user` fixture, fo
 def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path / 'history.db'}"
     monkeypatch.setenv("LLAMABURN_DB_URL", url)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))  # and the default location is a temporary one too
     return url
 
 
