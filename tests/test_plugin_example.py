@@ -1,0 +1,169 @@
+"""The plugin promise, end to end: build the llamaburn-embeddings example's wheel, pip install it into a fresh
+virtual environment next to llamaburn, and nothing else: it is listed, it runs from the CLI, its tab runs in
+the app, and its own test suite passes against the installed wheel.
+
+The environment sees this interpreter's packages (``--system-site-packages``), so llamaburn and its
+dependencies are there without a download; the wheel is built and installed offline (``--no-index``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from llamaburn.store import Store
+
+EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "llamaburn-embeddings"
+PROJECT = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
+CHROMIUM = "/usr/bin/chromium"
+DECLARED = ("embeddings_per_s", "input_tokens_per_s", "batch_latency_ms_p50", "batch_latency_ms_p95", "dimension")
+
+
+def _load_fake() -> ModuleType:
+    """The example's own fake server, so both suites test against the same one (it is not a package here)."""
+    spec = importlib.util.spec_from_file_location("fake_embeddings", EXAMPLE / "tests" / "fake_embeddings.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
+
+
+fake_embeddings = _load_fake()
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", *args], check=True, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtual environment holding the example's wheel; its python is returned."""
+    root = tmp_path_factory.mktemp("plugin-example")
+    wheels = root / "wheels"
+    _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(wheels), str(EXAMPLE))
+    [wheel] = wheels.glob("llamaburn_embeddings-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(root / "venv")],
+                   check=True)
+    python = root / "venv" / "bin" / "python"
+    _pip("--python", str(python), "install", "--no-deps", "--no-index", str(wheel))
+    return python
+
+
+@pytest.fixture
+def fake() -> Iterator[Any]:
+    with fake_embeddings.FakeEmbeddingsServer() as server:
+        yield server
+
+
+def in_venv(python: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    return subprocess.run([str(python), *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120)
+
+
+def test_llamaburn_plugins_lists_it_with_its_distribution_and_version(venv: Path) -> None:
+    result = in_venv(venv, "-m", "llamaburn", "plugins", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert [row for row in rows if row["name"] == "embeddings"] == [
+        {"kind": "modality", "name": "embeddings", "label": "Embeddings", "available": True,
+         "distribution": "llamaburn-embeddings", "version": PROJECT["version"], "error": None}
+    ]
+    assert all(row["error"] is None for row in rows)
+
+
+@pytest.mark.parametrize(("backend", "path"), [("ollama", "/api/embed"), ("openai", "/v1/embeddings")])
+def test_llamaburn_bench_runs_it_and_stores_the_run(venv: Path, fake: Any, backend: str, path: str) -> None:
+    result = in_venv(venv, "-m", "llamaburn", "bench", "--modality", "embeddings", "--backend", backend,
+                     "--url", fake.url, "--model", fake_embeddings.DEFAULT_MODEL, "--iterations", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert (report["status"], report["modality"], report["backend"]) == ("completed", "embeddings", backend)
+    assert len(report["iterations"]) == 2
+    assert set(DECLARED) <= set(report["summary"])
+    assert all(iteration["dimension"] == 8 for iteration in report["iterations"])
+    assert [r.path for r in fake.embed_requests] == [path] * 3  # the default eight texts: one batch, warmup included
+    assert "batch 1/1: 8 x 8-d vectors" in result.stderr  # the live progress shows each batch
+    [stored] = Store().list_runs()
+    assert (stored.id, stored.modality, stored.status) == (report["run_id"], "embeddings", "completed")
+
+
+def test_its_own_test_suite_passes_against_the_installed_wheel(venv: Path, tmp_path: Path) -> None:
+    # From a neutral folder, so the package imported is the installed wheel, not the source folder.
+    result = in_venv(venv, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def app_url(venv: Path, fake: Any, tmp_path: Path) -> Iterator[str]:
+    """The app as a user starts it from the environment, with its Ollama pointed at the fake server."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # else NiceGUI never serves
+    env |= {"OLLAMA_HOST": fake.url, "NICEGUI_STORAGE_PATH": str(tmp_path / "storage")}
+    process = subprocess.Popen([str(venv), "-m", "llamaburn", "--no-show", "--port", str(port)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(f"the app did not start:\n{output}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
+def test_its_tab_renders_its_form_and_runs_live_in_the_app(app_url: str) -> None:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            page.goto(app_url)
+            expect(page.get_by_text(re.compile(r"^connected"))).to_be_visible(timeout=15_000)
+            tab = page.get_by_role("tab", name="Embeddings")
+            expect(tab).to_be_visible()
+            tab.click()
+            form = page.locator(".q-tab-panel").filter(has=page.get_by_label("Batch size"))  # its own form
+            expect(form.get_by_label("Texts (one per line)")).to_have_value(re.compile(r"^The quick brown fox"))
+            expect(form.get_by_label("Batch size")).to_have_value("8")
+            form.get_by_label("Iterations").fill("2")
+            form.get_by_label("Warmup").fill("0")
+            form.get_by_role("button", name="Run").click()
+            expect(page.get_by_text("Complete", exact=True)).to_be_visible(timeout=20_000)
+            expect(page.locator(".whitespace-pre-wrap")).to_contain_text("batch 1/1: 8 x 8-d vectors, 84 tokens in")
+            history = page.locator(".q-table tbody tr").filter(has_text="embeddings")
+            expect(history.filter(has_text="completed")).to_have_count(1, timeout=5_000)
+        finally:
+            browser.close()
