@@ -149,10 +149,18 @@ class FakeServer:
         self.requests.append(Received(request.method, request.url.path, dict(request.headers), body, port))
         return body
 
-    async def _sleep_until(self, deadline: float) -> None:
-        # Sliced, so stop() never waits behind a stall.
-        while (left := deadline - time.monotonic()) > 0 and not self._stopping.is_set():
-            await asyncio.sleep(min(left, 0.05))
+    async def _sleep_until(self, deadline: float, exact: bool = False) -> None:
+        """Sliced, so stop() never waits behind a stall.
+
+        asyncio wakes on epoll, whose timeouts are whole milliseconds rounded up, so a plain sleep is up to
+        1 ms late. Later tokens catch up (their deadlines are absolute), but the first one's lateness would
+        be TTFT error blamed on the client: ``exact`` yields to the loop for the last 2 ms instead.
+        """
+        margin = 0.002 if exact else 0.0
+        while (left := deadline - time.monotonic()) > margin and not self._stopping.is_set():
+            await asyncio.sleep(min(left - margin, 0.05))
+        while exact and time.monotonic() < deadline and not self._stopping.is_set():
+            await asyncio.sleep(0)
 
     async def _stream(
         self, start: float, pieces: list[_Piece], encode: Callable[[_Piece], bytes], error: bytes,
@@ -173,7 +181,7 @@ class FakeServer:
             if index == len(pieces):
                 break
             pace = pieces[index].last_index / script.tokens_per_s if script.tokens_per_s else 0.0
-            await self._sleep_until(start + script.ttft_s + pace)
+            await self._sleep_until(start + script.ttft_s + pace, exact=index == 0)
             yield encode(pieces[index])
         if not script.no_done:
             for line in final():
