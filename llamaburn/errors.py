@@ -25,3 +25,8 @@ class ComingSoonError(LlamaBurnError):
 
 class StoreError(LlamaBurnError):
     """The history database could not be opened, read or written."""
+
+
+class UploadError(ConfigError):
+    """An uploaded file, or a modality's file field, was refused: too large, of the wrong type, or outside
+    the uploads directory. Nothing was stored or read."""
