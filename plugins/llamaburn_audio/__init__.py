@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from pydantic import Field
 
 from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
+from llamaburn.uploads import upload_path
 
 
 class AudioInputs(Inputs):
-    audio_path: str = Field(description="The recording to transcribe (WAV, MP3 or FLAC).")
+    audio_path: Annotated[str, upload_path("audio")] = Field(
+        description="The recording to transcribe (WAV, MP3, FLAC or Ogg): an upload_id from POST /api/uploads."
+    )
     reference_text: str | None = Field(None, description="The true transcript; enables WER when given.")
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from pydantic import Field
 
 from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
+from llamaburn.uploads import upload_path
 
 
 class Graphics3DInputs(Inputs):
-    model_path: str = Field(description="The 3D model or scene (glTF, OBJ or STL).")
+    model_path: Annotated[str, upload_path("graphics3d")] = Field(
+        description="The 3D model or scene (glTF, GLB or OBJ): an upload_id from POST /api/uploads."
+    )
 
 
 class Graphics3DModality(Modality):

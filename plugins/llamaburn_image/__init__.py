@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from pydantic import Field
 
 from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
+from llamaburn.uploads import upload_path
 
 
 class ImageInputs(Inputs):
-    image_path: str = Field(description="The picture to describe (PNG or JPEG).")
+    image_path: Annotated[str, upload_path("image")] = Field(
+        description="The picture to describe (PNG, JPEG, WebP or GIF): an upload_id from POST /api/uploads."
+    )
     prompt: str = Field("Describe this image.", min_length=1, description="What to ask about the picture.")
 
 

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Annotated
 
 from pydantic import Field
 
 from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
+from llamaburn.uploads import upload_path
 
 
 class VideoInputs(Inputs):
-    video_path: str = Field(description="The clip to analyse (MP4 or WebM).")
+    video_path: Annotated[str, upload_path("video")] = Field(
+        description="The clip to analyse (MP4 or WebM): an upload_id from POST /api/uploads."
+    )
     prompt: str = Field("Describe what happens in this video.", min_length=1, description="What to ask about the clip.")
 
 
