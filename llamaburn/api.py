@@ -6,8 +6,9 @@ Like every face, this module only validates input, calls the engine and renders 
 ``llamaburn.auth.TokenAuth`` guards it. docs/api.md describes every endpoint.
 
 Status codes: 422 names the field at fault in FastAPI's ``{"detail": [{"loc", "msg", "type"}]}`` form,
-404 is an unknown run or model, 409 a busy backend or a run in the wrong state, 502 a model server that
-cannot be reached or fails, 503 no backend found or a history database that fails. No input gives a 500.
+404 is an unknown run or model, 409 a busy backend or a run in the wrong state, 413 and 415 an upload too
+large or of the wrong type, 502 a model server that cannot be reached or fails, 503 no backend found or a
+history database that fails. No input gives a 500.
 """
 
 from __future__ import annotations
