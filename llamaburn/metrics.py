@@ -37,14 +37,16 @@ class ServerTimings:
     """The server's own accounting, from a stream's final chunk. ``None`` means the server did not say.
 
     Ollama reports durations in nanoseconds and omits zero fields, so a missing field is unknown, not 0.
+    Values are the server's numbers as sent (NaN, negative or fractional too): ``stream_metrics`` uses
+    only those that make sense, and treats the rest as unknown.
     """
 
-    output_tokens: int | None = None
-    eval_ns: int | None = None
-    prompt_tokens: int | None = None
-    prompt_eval_ns: int | None = None
-    load_ns: int | None = None
-    total_ns: int | None = None
+    output_tokens: float | None = None
+    eval_ns: float | None = None
+    prompt_tokens: float | None = None
+    prompt_eval_ns: float | None = None
+    load_ns: float | None = None
+    total_ns: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,13 +67,50 @@ def percentile(values: list[float], q: float) -> float:
     rank = (len(ordered) - 1) * q / 100
     low = math.floor(rank)
     high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    below, above, fraction = ordered[low], ordered[high], rank - low
+    if fraction == 0 or below == above:
+        return below
+    span = above - below
+    if math.isinf(span):  # finite values of opposite signs near the float maximum: weigh each instead
+        return below * (1 - fraction) + above * fraction
+    return below + span * fraction
 
 
-def _rate(count: int | None, duration_ns: int | None) -> float | None:
-    if not count or not duration_ns:
+def _number(value: Any) -> float | None:
+    """``value`` as a finite float, or ``None`` for anything else: no number, a boolean, NaN, infinity, or
+    an integer beyond the float range."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    return count / duration_ns * 1e9
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _positive(value: float | None) -> float | None:
+    """``value`` when it is a finite number above 0, else ``None``: a server's zero, NaN or negative count or
+    duration says nothing usable (Ollama omits zero fields; a broken server sends worse)."""
+    number = _number(value)
+    return number if number is not None and number > 0 else None
+
+
+def _count(value: float | None) -> int | None:
+    """A server's token count as an ``int`` when it is a whole number above 0; else unknown."""
+    number = _positive(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def _rate(count: float | None, duration_ns: float | None) -> float | None:
+    """Per second, from a count and nanoseconds; unknown unless both are finite and above 0."""
+    tokens, duration = _positive(count), _positive(duration_ns)
+    if tokens is None or duration is None:
+        return None
+    return _finite(tokens / duration * 1e9)
 
 
 async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], None]) -> dict[str, Any]:
@@ -102,15 +141,15 @@ def stream_metrics(
 ) -> dict[str, Any]:
     """Metrics of one answer from its clock readings (seconds): request sent, each text chunk, end."""
     server = timings or ServerTimings()
-    if server.output_tokens:
-        output_tokens, source = server.output_tokens, "server"
+    if counted := _count(server.output_tokens):
+        output_tokens, source = counted, "server"
     else:
         output_tokens, source = len(arrivals), "chunks"
     decode_s = arrivals[-1] - arrivals[0]
     gaps_ms = [(b - a) * 1000 for a, b in itertools.pairwise(arrivals)]
     metrics: dict[str, Any] = {
         "ttft_ms": (arrivals[0] - started) * 1000,
-        "tps": (output_tokens - 1) / decode_s if output_tokens > 1 and decode_s > 0 else None,
+        "tps": _finite((output_tokens - 1) / decode_s) if output_tokens > 1 and decode_s > 0 else None,
         "itl_ms_mean": statistics.fmean(gaps_ms) if gaps_ms else None,
         "itl_ms_p50": percentile(gaps_ms, 50) if gaps_ms else None,
         "itl_ms_p95": percentile(gaps_ms, 95) if gaps_ms else None,
@@ -120,9 +159,9 @@ def stream_metrics(
         "token_count_source": source,
         "chunks": len(arrivals),
         "server_tps": _rate(server.output_tokens, server.eval_ns),
-        "prompt_tokens": server.prompt_tokens,
+        "prompt_tokens": _count(server.prompt_tokens),
         "prompt_tps": _rate(server.prompt_tokens, server.prompt_eval_ns),
-        "load_ms": server.load_ns / 1e6 if server.load_ns else None,
+        "load_ms": load_ns / 1e6 if (load_ns := _positive(server.load_ns)) else None,
     }
     return metrics
 
@@ -133,22 +172,44 @@ STATS = ("mean", "min", "max", "stdev", "p50", "p90", "p99")
 def summarize(iterations: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Statistics of every numeric metric over the counted iterations; unknown (None) values are skipped.
 
-    ``stdev`` is the sample standard deviation, 0 for a single value.
+    ``stdev`` is the sample standard deviation, 0 for a single value. Only finite numbers are counted, and
+    a metric whose statistics leave the float range (a spread beyond 1.8e308, from a broken server's
+    counts) is left out, so a summary never holds NaN or infinity and is always valid JSON.
     """
     columns: dict[str, list[float]] = {}
     for metrics in iterations:
         for name, value in metrics.items():
-            if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
-                columns.setdefault(name, []).append(float(value))
+            if (number := _number(value)) is not None:
+                columns.setdefault(name, []).append(number)
+    summary = {name: _statistics(values) for name, values in columns.items()}
+    return {name: stats for name, stats in summary.items() if all(math.isfinite(v) for v in stats.values())}
+
+
+def _statistics(values: list[float]) -> dict[str, float]:
     return {
-        name: {
-            "mean": statistics.fmean(values),
-            "min": min(values),
-            "max": max(values),
-            "stdev": statistics.stdev(values) if len(values) > 1 else 0.0,
-            "p50": percentile(values, 50),
-            "p90": percentile(values, 90),
-            "p99": percentile(values, 99),
-        }
-        for name, values in columns.items()
+        "mean": _mean(values),
+        "min": min(values),
+        "max": max(values),
+        "stdev": _stdev(values),
+        "p50": percentile(values, 50),
+        "p90": percentile(values, 90),
+        "p99": percentile(values, 99),
     }
+
+
+def _mean(values: list[float]) -> float:
+    try:
+        return statistics.fmean(values)
+    except OverflowError:  # the sum of values near the float maximum overflows; their mean does not
+        return math.fsum(value / len(values) for value in values)
+
+
+def _stdev(values: list[float]) -> float:
+    """The sample standard deviation (0 for one value); infinity when it is beyond the float range."""
+    if len(values) < 2:
+        return 0.0
+    try:
+        return statistics.stdev(values)
+    except OverflowError:  # computed exactly, then too large for a float: compute it scaled down
+        scale = max(abs(value) for value in values)
+        return scale * statistics.stdev([value / scale for value in values])

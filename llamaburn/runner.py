@@ -108,12 +108,21 @@ class Run:
 
     def _finish_cancelled(self) -> None:
         self.status = "cancelled"
-        self.summary = summarize(self.iterations)
+        self.summary = self._safe_summary()
         self.bus.publish(Cancelled())
 
     def fail(self, message: str) -> None:
         """End the run as failed with ``message``, from inside or from its owner (a setup that broke)."""
         self.status = "failed"
         self.error = message
-        self.summary = summarize(self.iterations)
+        self.summary = self._safe_summary()
         self.bus.publish(Error(message=message))
+
+    def _safe_summary(self) -> dict[str, dict[str, float]]:
+        """The summary of the completed iterations, or ``{}`` if it cannot be made: a run that ends must
+        publish its terminal event, or history keeps it ``running`` and every stream waits forever."""
+        try:
+            return summarize(self.iterations)
+        except Exception:  # a plugin's odd metrics; the iterations themselves are already stored
+            log.exception("run %s: its summary failed", self.id)
+            return {}

@@ -1102,13 +1102,6 @@ async def test_hugging_face_behind_a_captive_portal_does_not_break_a_run_api(
     await api_succeeds(api, "ollama", server.url)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: an eval_count of 1e308 in Ollama's final chunk makes metrics.summarize raise OverflowError "
-    "(statistics.fmean); Run.execute's except block calls Run.fail, which calls summarize again, so the error "
-    "escapes Run.execute with no terminal event: the recorder never writes a final status (history keeps "
-    "'running'), the SSE stream never ends, the CLI prints a traceback",
-)
 @respx.mock
 async def test_absurd_server_counts_still_end_the_run_engine(store: Store, registry: Registry) -> None:
     url = "http://127.0.0.1:11434"
@@ -1123,3 +1116,20 @@ async def test_absurd_server_counts_still_end_the_run_engine(store: Store, regis
         run = await measure(registry, backend, store, iterations=2, warmup=0)
     assert run.bus.history[-1].type in ("complete", "error")
     assert store.get_run(run.id).status == run.status != "running"
+
+
+async def test_a_summary_that_cannot_be_made_still_ends_the_run_engine(
+    server: Server, store: Store, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever breaks the summary (a plugin's odd metrics), the run still publishes its end, and is stored."""
+
+    def broken(iterations: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+        raise ArithmeticError("no summary")
+
+    monkeypatch.setattr("llamaburn.runner.summarize", broken)
+    async with OllamaBackend(server.url) as backend:
+        run = await measure(registry, backend, store, iterations=1, warmup=0)
+    assert run.bus.history[-1].type == "error" and run.summary == {}
+    assert run.status == "failed" and run.error == "ArithmeticError: no summary"
+    record = store.get_run(run.id)
+    assert (record.status, record.error, kept(store, run.id)) == ("failed", run.error, [(False, 1, ANSWER)])

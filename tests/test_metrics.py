@@ -97,3 +97,32 @@ def test_summary_covers_numeric_metrics_and_skips_unknowns() -> None:
     assert summary["ttft_ms"]["mean"] == 200.0
     assert summary["server_tps"]["stdev"] == 0.0
     assert all(math.isfinite(v) for stats in summary.values() for v in stats.values())
+
+
+def test_percentile_between_opposite_values_near_the_float_maximum_is_finite() -> None:
+    assert percentile([-1.7e308, 1.7e308], 50) == 0.0
+    assert percentile([-1.7e308, 1.7e308], 90) == pytest.approx(1.36e308)
+    assert percentile([-1.7e308, 1.7e308], 0) == -1.7e308
+
+
+def test_summary_of_values_near_the_float_maximum_is_finite_or_left_out() -> None:
+    summary = summarize([{"output_tokens": 1e308, "tps": -1.7e308}, {"output_tokens": 1e308, "tps": 1.7e308},
+                         {"output_tokens": 1e308, "tps": 1.7e308}])
+    assert summary["output_tokens"]["mean"] == 1e308 and summary["output_tokens"]["stdev"] == 0.0  # no overflow
+    assert "tps" not in summary  # its standard deviation is beyond the float range
+    assert summarize([{"tps": 10**400}, {"tps": 2.0}])["tps"]["max"] == 2.0  # an integer no float can hold
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -5, 0])
+def test_server_numbers_that_are_not_finite_and_positive_are_unknown(bad: float) -> None:
+    timings = ServerTimings(output_tokens=bad, eval_ns=bad, prompt_tokens=bad, prompt_eval_ns=bad, load_ns=bad)
+    metrics = stream_metrics(0.0, [0.1, 0.2], 0.3, timings)
+    assert (metrics["server_tps"], metrics["prompt_tps"], metrics["prompt_tokens"], metrics["load_ms"]) == (None,) * 4
+    assert (metrics["output_tokens"], metrics["token_count_source"]) == (2, "chunks")
+
+
+def test_a_fractional_server_count_is_unknown_and_a_whole_float_one_is_an_int() -> None:
+    assert stream_metrics(0.0, [0.1, 0.2], 0.3, ServerTimings(output_tokens=2.5))["token_count_source"] == "chunks"
+    metrics = stream_metrics(0.0, [0.1, 0.2], 0.3, ServerTimings(output_tokens=12.0, prompt_tokens=3.0))
+    assert (metrics["output_tokens"], metrics["prompt_tokens"]) == (12, 3)
+    assert type(metrics["output_tokens"]) is int and type(metrics["prompt_tokens"]) is int

@@ -464,12 +464,6 @@ def test_summarize_skips_unknown_values_and_gives_finite_statistics(iterations: 
         assert counted and stats["min"] == min(counted) and stats["max"] == max(counted)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: metrics.summarize uses statistics.fmean, whose fsum raises OverflowError for finite values "
-    "near the float maximum (and percentile can give NaN); Run.fail calls summarize again inside execute's "
-    "except block, so the error escapes Run.execute with no terminal event (see test_faults)",
-)
 @settings(max_examples=200, deadline=None)
 @given(iterations=st.lists(st.dictionaries(METRIC_NAMES, st.floats(allow_nan=False), max_size=3), max_size=6))
 @example(iterations=[{"output_tokens": 1e308}, {"output_tokens": 1e308}])
@@ -500,11 +494,6 @@ def test_stream_metrics_of_server_counts_are_finite(
 SERVER_NUMBERS = COUNTS | st.sampled_from([0, math.nan, math.inf, -math.inf, -5])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: metrics._rate and load_ms test truthiness only, so a NaN duration from a server gives NaN "
-    "server_tps / prompt_tps / load_ms (stored, and written as the invalid JSON token NaN by --json and export)",
-)
 @settings(max_examples=200, deadline=None)
 @given(
     arrivals=ARRIVALS,
