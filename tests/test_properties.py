@@ -256,12 +256,6 @@ def test_well_typed_sse_chunks_give_metrics_or_a_backend_error(
         assert_sane_metrics(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: OllamaBackend.stream_chat and _timings trust the types of a chunk's fields: a non-object "
-    "message raises AttributeError, a non-string content TypeError in measure_stream, a string or NaN count "
-    "TypeError or NaN metrics",
-)
 @PROPERTY
 @given(objects=OLLAMA_ANY_SHAPE)
 @example(objects=[{"message": "Hello"}])
@@ -276,11 +270,6 @@ def test_ndjson_chunks_of_any_shape_give_metrics_or_a_backend_error(
         assert_sane_metrics(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: OpenAIBackend._parse trusts the types of a chunk's fields: a choice or usage that is not an "
-    "object raises AttributeError, a string predicted_ms TypeError, a NaN one ValueError (int(nan))",
-)
 @PROPERTY
 @given(events=OPENAI_ANY_SHAPE)
 @example(events=[{"choices": [5]}])
@@ -296,11 +285,6 @@ def test_sse_chunks_of_any_shape_give_metrics_or_a_backend_error(
         assert_sane_metrics(result)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Backend.decode and base._error_message catch only JSONDecodeError, but json.loads raises "
-    "RecursionError on deeply nested input and ValueError on an integer of more than 4300 digits",
-)
 @pytest.mark.parametrize("protocol", ["ollama", "openai"])
 @pytest.mark.parametrize("line", ["[" * 100_000, '{"done": true, "eval_count": ' + "9" * 5000 + "}"],
                          ids=["deeply-nested", "huge-integer"])
@@ -336,11 +320,6 @@ NGINX_502 = (b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\r
              b"</h1></center>\r\n<hr><center>nginx/1.24.0</center>\r\n</body>\r\n</html>\r\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: base._error_message keeps a non-JSON error body's line breaks (body.strip()[:200]), so an "
-    "HTML error page from a reverse proxy makes a multi-line message: the CLI's error is no longer one line",
-)
 @PROPERTY
 @given(status=st.integers(400, 599), body=st.text(max_size=64).map(str.encode))
 @example(status=502, body=NGINX_502)
@@ -353,11 +332,6 @@ def test_http_error_messages_are_one_line(
         assert_one_line(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the backends put a mid-stream error's text into the message as it is (ollama.py 'reported an "
-    "error mid-stream', openai.py _parse), so a server's multi-line error makes a multi-line message",
-)
 @PROPERTY
 @given(protocol=st.sampled_from(["ollama", "openai"]), message=st.text(min_size=1, max_size=24))
 @example(protocol="ollama", message="llama runner process has terminated: exit status 2\nerror loading model")
@@ -371,11 +345,6 @@ def test_mid_stream_error_messages_are_one_line(
     assert_one_line(error)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: OllamaBackend.models and OpenAIBackend.models index m['name'] / m['id'] unchecked: an "
-    "unexpected model list raises KeyError or TypeError (a traceback in the CLI, a 500 from /api/models)",
-)
 @PROPERTY
 @given(protocol=st.sampled_from(["ollama", "openai"]), data=JSON_VALUES)
 @example(protocol="ollama", data={"models": [{"model": "llama3.2:1b"}]})

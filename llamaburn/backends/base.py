@@ -8,11 +8,12 @@ stack, not the server.
 from __future__ import annotations
 
 import json
+import math
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import httpx
 
@@ -22,8 +23,18 @@ from llamaburn.metrics import Chunk
 if TYPE_CHECKING:
     from llamaburn.modelinfo import ModelInfo
 
+T = TypeVar("T")
 CONNECT_TIMEOUT_S = 3.0
 DEFAULT_READ_TIMEOUT_S = 300.0
+MESSAGE_CHARS = 200  # of a server's own text in an error message: an HTML error page can be kilobytes
+JSON_TYPE_NAMES: dict[type, str] = {
+    dict: "an object",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "a number",
+    float: "a number",
+}
 
 
 def usable_url(url: str) -> str:
@@ -162,22 +173,65 @@ class Backend(ABC):
 
     def decode(self, line: str) -> dict[str, Any]:
         """One JSON object from the server; anything else (bad JSON, ``null``, a list) is a protocol error."""
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError:
-            data = None
+        data = _loads(line)
         if not isinstance(data, dict):
             raise BackendError(f"{self.label} at {self.url} sent malformed JSON: {line[:120]!r}")
         return data
 
+    def broken(self, what: str) -> BackendError:
+        """The one-line error for a reply of the wrong shape: ``what`` says which part, and how it is wrong."""
+        return BackendError(f"{self.label} at {self.url} sent {what}")
+
+    def field(self, data: dict[str, Any], key: str, kind: type[T], where: str) -> T | None:
+        """``data[key]``, or ``None`` when it is missing or null; a value of another JSON type is a protocol
+        error naming ``where`` it was (``"a chunk"``), so no ``TypeError`` surfaces later from it.
+
+        ``kind`` is ``dict``, ``list``, ``str`` or ``bool``; numbers go through ``number``.
+        """
+        value = data.get(key)
+        if value is None or type(value) is kind:
+            return value  # type: ignore[no-any-return]
+        raise self.broken(f"{where} whose {key!r} is {_json_type(value)}, not {JSON_TYPE_NAMES[kind]}")
+
+    def number(self, data: dict[str, Any], key: str, where: str) -> float | None:
+        """``data[key]`` as a float (``None`` when missing or null); anything but a JSON number is a protocol
+        error. NaN, negative and infinite numbers pass: the metrics decide which values they can use.
+        """
+        value = data.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.broken(f"{where} whose {key!r} is {_json_type(value)}, not a number")
+        try:
+            return float(value)
+        except OverflowError:  # an integer beyond the float range is as unusable as infinity
+            return math.inf
+
+
+def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """A server's own text made fit for a one-line message: whitespace runs (line breaks too) become one
+    space, and text beyond ``limit`` characters is cut, ending in ``...``."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
+def _loads(text: str) -> Any:
+    """``json.loads``, or ``None`` for what is not JSON. Besides ``JSONDecodeError``, ``json.loads`` raises
+    ``RecursionError`` on deep nesting and ``ValueError`` on an integer of more than 4,300 digits."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+
+
+def _json_type(value: Any) -> str:
+    return JSON_TYPE_NAMES.get(type(value), type(value).__name__)
+
 
 def _error_message(body: str) -> str:
-    """The ``error`` field of a JSON error body (Ollama and OpenAI both use one), else the raw text."""
-    try:
-        data = json.loads(body)
-    except json.JSONDecodeError:
-        return body.strip()[:200]
+    """The ``error`` field of a JSON error body (Ollama and OpenAI both use one), else the raw text; one line."""
+    data = _loads(body)
     error = data.get("error") if isinstance(data, dict) else None
     if isinstance(error, dict):
-        return str(error.get("message", error))
-    return str(error) if error else body.strip()[:200]
+        return one_line(str(error.get("message", error)))
+    return one_line(str(error) if error else body)

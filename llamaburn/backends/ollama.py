@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from llamaburn.backends.base import Backend, ChatRequest, ModelEntry
+from llamaburn.backends.base import Backend, ChatRequest, ModelEntry, one_line
 from llamaburn.errors import BackendError, ConfigError
 from llamaburn.metrics import Chunk, ServerTimings
 from llamaburn.modelinfo import ModelInfo, from_ollama
@@ -50,14 +50,28 @@ class OllamaBackend(Backend):
         super().__init__(ollama_url(url), **options)
 
     async def version(self) -> str | None:
-        return (await self.get_json("/api/version")).get("version")
+        version = (await self.get_json("/api/version")).get("version")
+        return version if isinstance(version, str) else None
 
     async def models(self) -> list[ModelEntry]:
-        data = await self.get_json("/api/tags")
         return [
-            ModelEntry(id=m["name"], size_bytes=m.get("size"), details=m.get("details") or {})
-            for m in data.get("models", [])
+            ModelEntry(id=entry["name"], size_bytes=entry.get("size"), details=entry.get("details") or {})
+            for entry in await self._model_list("/api/tags", "a model list")
         ]
+
+    async def _model_list(self, path: str, what: str) -> list[dict[str, Any]]:
+        """The ``models`` of ``path`` (``/api/tags``, ``/api/ps``), each an object with a string ``name``."""
+        entries = self.field(await self.get_json(path), "models", list, what)
+        if entries is None:
+            raise self.broken(f"{what} without its 'models' list")
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise self.broken(f"{what} whose entry is not an object: {one_line(repr(entry), 80)}")
+            if self.field(entry, "name", str, f"{what} entry") is None:
+                raise self.broken(f"{what} entry without a name: {one_line(repr(entry), 80)}")
+            self.field(entry, "size", int, f"{what} entry")
+            self.field(entry, "details", dict, f"{what} entry")
+        return entries
 
     async def show(self, model: str) -> dict[str, Any]:
         with self.errors(model):
@@ -67,7 +81,8 @@ class OllamaBackend(Backend):
 
     async def describe(self, model: str, info: ModelInfo) -> None:
         """``/api/show`` for what the model is, ``/api/ps`` for how it is loaded (VRAM, context) if it is."""
-        loaded = next((m for m in (await self.get_json("/api/ps")).get("models", []) if m.get("name") == model), None)
+        running = await self._model_list("/api/ps", "a list of loaded models")
+        loaded = next((entry for entry in running if entry["name"] == model), None)
         from_ollama(info, await self.show(model), loaded)
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
@@ -97,24 +112,26 @@ class OllamaBackend(Backend):
                         continue
                     data = self.decode(line)
                     if "error" in data:
-                        raise BackendError(f"Ollama at {self.url} reported an error mid-stream: {data['error']}")
-                    reply = data.get("message") or {}
-                    done = bool(data.get("done"))
+                        error = one_line(str(data["error"]))
+                        raise BackendError(f"Ollama at {self.url} reported an error mid-stream: {error}")
+                    reply = self.field(data, "message", dict, "a chunk") or {}
+                    done = bool(self.field(data, "done", bool, "a chunk"))
                     yield Chunk(
-                        content=reply.get("content") or "",
-                        thinking=reply.get("thinking") or "",
-                        timings=_timings(data) if done else None,
+                        content=self.field(reply, "content", str, "a message") or "",
+                        thinking=self.field(reply, "thinking", str, "a message") or "",
+                        timings=self._timings(data) if done else None,
                     )
         if not done:
             raise BackendError(f"Ollama at {self.url} ended the stream without its final (done) chunk")
 
-
-def _timings(final: dict[str, Any]) -> ServerTimings:
-    return ServerTimings(
-        output_tokens=final.get("eval_count"),
-        eval_ns=final.get("eval_duration"),
-        prompt_tokens=final.get("prompt_eval_count"),
-        prompt_eval_ns=final.get("prompt_eval_duration"),
-        load_ns=final.get("load_duration"),
-        total_ns=final.get("total_duration"),
-    )
+    def _timings(self, final: dict[str, Any]) -> ServerTimings:
+        """The final chunk's counts and durations (nanoseconds), type-checked; ``stream_metrics`` judges values."""
+        where = "a final chunk"
+        return ServerTimings(
+            output_tokens=self.number(final, "eval_count", where),
+            eval_ns=self.number(final, "eval_duration", where),
+            prompt_tokens=self.number(final, "prompt_eval_count", where),
+            prompt_eval_ns=self.number(final, "prompt_eval_duration", where),
+            load_ns=self.number(final, "load_duration", where),
+            total_ns=self.number(final, "total_duration", where),
+        )

@@ -11,7 +11,7 @@ from typing import Any
 
 from httpx_sse import SSEError, aconnect_sse
 
-from llamaburn.backends.base import Backend, ChatRequest, ModelEntry
+from llamaburn.backends.base import Backend, ChatRequest, ModelEntry, one_line
 from llamaburn.errors import BackendError
 from llamaburn.metrics import Chunk, ServerTimings
 
@@ -31,8 +31,19 @@ class OpenAIBackend(Backend):
         return None
 
     async def models(self) -> list[ModelEntry]:
-        data = await self.get_json("/v1/models")
-        return [ModelEntry(id=m["id"], details={"owned_by": m.get("owned_by")}) for m in data.get("data", [])]
+        """``/v1/models``: a ``data`` list of objects, each with a string ``id``."""
+        entries = self.field(await self.get_json("/v1/models"), "data", list, "a model list")
+        if entries is None:
+            raise self.broken("a model list without its 'data' list")
+        models: list[ModelEntry] = []
+        for entry in entries:
+            if not isinstance(entry, dict):
+                raise self.broken(f"a model list whose entry is not an object: {one_line(repr(entry), 80)}")
+            model_id = self.field(entry, "id", str, "a model list entry")
+            if model_id is None:
+                raise self.broken(f"a model list entry without an id: {one_line(repr(entry), 80)}")
+            models.append(ModelEntry(id=model_id, details={"owned_by": entry.get("owned_by")}))
+        return models
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         content: Any = request.prompt
@@ -76,22 +87,33 @@ class OpenAIBackend(Backend):
             raise BackendError(f"{self.label} at {self.url} ended the stream without [DONE]")
 
     def _parse(self, data: dict[str, Any]) -> Chunk:
+        """One event's chunk, its fields type-checked: a field of the wrong JSON type is a ``BackendError``."""
         if "error" in data:
             error = data["error"]
             message = error.get("message", error) if isinstance(error, dict) else error
-            raise BackendError(f"{self.label} at {self.url} reported an error mid-stream: {message}")
-        choices = data.get("choices") or []
-        delta = (choices[0].get("delta") or {}) if choices else {}
-        usage = data.get("usage") or {}
-        timings = data.get("timings") or {}
-        server = None
-        if usage or timings:
-            predicted_ms, prompt_ms = timings.get("predicted_ms"), timings.get("prompt_ms")
-            server = ServerTimings(
-                output_tokens=usage.get("completion_tokens") or timings.get("predicted_n"),
-                eval_ns=int(predicted_ms * 1e6) if predicted_ms else None,
-                prompt_tokens=usage.get("prompt_tokens") or timings.get("prompt_n"),
-                prompt_eval_ns=int(prompt_ms * 1e6) if prompt_ms else None,
-            )
-        thinking = delta.get("reasoning_content") or delta.get("reasoning") or ""
-        return Chunk(content=delta.get("content") or "", thinking=thinking, timings=server)
+            raise BackendError(f"{self.label} at {self.url} reported an error mid-stream: {one_line(str(message))}")
+        choices = self.field(data, "choices", list, "a chunk") or []
+        if choices and not isinstance(choices[0], dict):
+            raise self.broken(f"a chunk whose first choice is {one_line(repr(choices[0]), 80)}, not an object")
+        delta = (self.field(choices[0], "delta", dict, "a choice") or {}) if choices else {}
+        content = self.field(delta, "content", str, "a delta") or ""
+        thinking = self.field(delta, "reasoning_content", str, "a delta") or self.field(
+            delta, "reasoning", str, "a delta"
+        )
+        return Chunk(content=content, thinking=thinking or "", timings=self._timings(data))
+
+    def _timings(self, data: dict[str, Any]) -> ServerTimings | None:
+        """The server's counts from ``usage`` (most servers) or llama.cpp's ``timings`` (milliseconds)."""
+        usage = self.field(data, "usage", dict, "a chunk") or {}
+        timings = self.field(data, "timings", dict, "a chunk") or {}
+        if not (usage or timings):
+            return None
+        predicted_ms = self.number(timings, "predicted_ms", "timings")
+        prompt_ms = self.number(timings, "prompt_ms", "timings")
+        return ServerTimings(
+            output_tokens=self.number(usage, "completion_tokens", "usage")
+            or self.number(timings, "predicted_n", "timings"),
+            eval_ns=predicted_ms * 1e6 if predicted_ms else None,
+            prompt_tokens=self.number(usage, "prompt_tokens", "usage") or self.number(timings, "prompt_n", "timings"),
+            prompt_eval_ns=prompt_ms * 1e6 if prompt_ms else None,
+        )
