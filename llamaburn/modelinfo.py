@@ -183,14 +183,34 @@ async def fetch_hf(repo: str, client: httpx.AsyncClient) -> dict[str, Any]:
     if response.status_code != 200:
         log.debug("Hugging Face has no %s (HTTP %s)", repo, response.status_code)
         return {}
-    data = response.json()
+    try:
+        data = response.json()
+    except (ValueError, RecursionError):  # not JSON: a captive portal or a proxy answering 200 with HTML
+        data = None
+    if not isinstance(data, dict):
+        log.debug("Hugging Face answered for %s with something that is not a model card", repo)
+        return {}
+    return _card_fields(repo, data)
+
+
+def _card_fields(repo: str, data: dict[str, Any]) -> dict[str, Any]:
+    """The ``ModelInfo`` fields of a Hugging Face model answer, each only when it has the expected type."""
+    tags = data.get("tags")
     license_tag = next(
-        (tag.removeprefix("license:") for tag in data.get("tags", []) if tag.startswith("license:")), None
+        (
+            tag.removeprefix("license:")
+            for tag in (tags if isinstance(tags, list) else [])
+            if isinstance(tag, str) and tag.startswith("license:")
+        ),
+        None,
     )
+    card = data.get("cardData")
+    repo_id, downloads = data.get("id"), data.get("downloads")
+    card_license = card.get("license") if isinstance(card, dict) else None
     return {
-        "hf_repo": data.get("id") or repo,
-        "hf_downloads": data.get("downloads"),
-        "license": (data.get("cardData") or {}).get("license") or license_tag,
+        "hf_repo": repo_id if isinstance(repo_id, str) and repo_id else repo,
+        "hf_downloads": downloads if type(downloads) is int else None,
+        "license": card_license if isinstance(card_license, str) and card_license else license_tag,
     }
 
 

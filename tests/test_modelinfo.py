@@ -121,6 +121,44 @@ async def test_hugging_face_404_gives_no_card() -> None:
 
 
 @respx.mock
+@pytest.mark.parametrize("answer", [
+    httpx.Response(200, html="<html><body>Sign in to the hotel Wi-Fi</body></html>"),  # a captive portal
+    httpx.Response(200, json=["not", "a", "card"]),
+    httpx.Response(200, text="[" * 100_000),  # nested too deep for json.loads
+])
+async def test_a_hugging_face_answer_that_is_not_a_card_is_quiet(
+    answer: httpx.Response, caplog: pytest.LogCaptureFixture
+) -> None:
+    ollama_routes()
+    respx.get(url__startswith=HF).mock(return_value=answer)
+    backend = OllamaBackend(OLLAMA)
+    service = ModelInfoService(None)
+    try:
+        info = await service.get(backend, "llama3.1:8b")
+    finally:
+        await backend.aclose()
+        await service.aclose()
+    assert info.quantization == "Q4_K_M" and info.hf_repo is None and info.license is None
+    assert not [r for r in caplog.records if r.levelname in ("WARNING", "ERROR")]
+
+
+@respx.mock
+async def test_card_fields_of_the_wrong_type_are_left_unknown() -> None:
+    ollama_routes()
+    card = {"id": 5, "downloads": "many", "cardData": "mit", "tags": ["license:apache-2.0", 7]}
+    respx.get(url__startswith=HF).respond(json=card)
+    backend = OllamaBackend(OLLAMA)
+    service = ModelInfoService(None)
+    try:
+        info = await service.get(backend, "llama3.1:8b")
+    finally:
+        await backend.aclose()
+        await service.aclose()
+    assert info.hf_repo == "meta-llama/Llama-3.1-8B-Instruct" and info.hf_downloads is None
+    assert info.license == "apache-2.0"
+
+
+@respx.mock
 async def test_hf_token_is_sent_when_set(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_TOKEN", "hf_secret")
     ollama_routes()
