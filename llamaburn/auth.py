@@ -16,7 +16,7 @@ import time
 from collections import defaultdict, deque
 from urllib.parse import parse_qs
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection, Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -52,11 +52,10 @@ class TokenAuth:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive)
         path = scope["path"]
         if scope["type"] == "http" and path == LOGIN_PATH:
-            response = await self._login(request)
-        elif path.startswith(PUBLIC_PREFIXES) or self._authorized(request):
+            response = await self._login(Request(scope, receive))
+        elif path.startswith(PUBLIC_PREFIXES) or self._authorized(HTTPConnection(scope)):
             await self.app(scope, receive, send)
             return
         elif scope["type"] == "websocket":
@@ -72,13 +71,15 @@ class TokenAuth:
             response = RedirectResponse(LOGIN_PATH, status_code=303)
         await response(scope, receive, send)
 
-    def _authorized(self, request: Request) -> bool:
-        header = request.headers.get("authorization", "")
+    def _authorized(self, connection: HTTPConnection) -> bool:
+        """The bearer token or the session cookie. ``HTTPConnection``, not ``Request``: it serves websocket
+        scopes too (NiceGUI's socket.io), where ``Request`` asserts an HTTP scope."""
+        header = connection.headers.get("authorization", "")
         if header.lower().startswith("bearer ") and hmac.compare_digest(
             header[7:].strip().encode(), self.token.encode()
         ):
             return True
-        return hmac.compare_digest(request.cookies.get(COOKIE, "").encode(), self.session.encode())
+        return hmac.compare_digest(connection.cookies.get(COOKIE, "").encode(), self.session.encode())
 
     async def _login(self, request: Request) -> Response:
         if request.method != "POST":

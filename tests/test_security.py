@@ -391,12 +391,6 @@ async def test_only_the_exact_token_or_its_session_cookie_opens(guarded: httpx.A
     assert (await guarded.get("/api/history")).text == "inside"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: TokenAuth.__call__ (auth.py:55) builds a starlette Request for websocket scopes too, and "
-    "Request asserts scope['type'] == 'http': in --lan mode every websocket (NiceGUI's socket.io) gets HTTP 500 "
-    "and an 'Exception in ASGI application' log, with the right cookie as without it",
-)
 async def test_a_websocket_is_closed_without_the_token_and_passes_with_it() -> None:
     sent: list[Message] = []
 
