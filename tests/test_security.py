@@ -451,11 +451,6 @@ async def test_path_like_run_ids_are_404(with_a_run: httpx.AsyncClient, run_id: 
     assert (await with_a_run.get("/api/history")).json()["total"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Store.get_run looks a prefix up with col(RunRecord.id).startswith(run_id), an unescaped SQL "
-    "LIKE, so '_' and '%' are wildcards: /api/history/____ finds (and DELETE deletes) a run it does not name",
-)
 @pytest.mark.parametrize("run_id", ["____", "%25%25%25%25", "7b4d%25", "7b4d____"])
 async def test_wildcard_run_ids_name_no_run(with_a_run: httpx.AsyncClient, run_id: str) -> None:
     assert (await with_a_run.get(f"/api/history/{run_id}")).status_code == 404

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 
 from llamaburn import store as store_module
 from llamaburn.errors import ConfigError, StoreError
@@ -90,6 +90,45 @@ def test_get_run_with_unknown_id_is_a_config_error(store: Store) -> None:
 
     with pytest.raises(ConfigError, match="no run with id 'ffff0000'"):
         store.get_run("ffff0000")
+
+
+@pytest.mark.parametrize(("prefix", "found"), [
+    ("abcd", "abcd-1"),  # its neighbours abcc-1, abce-1 and abc (shorter) are outside the range
+    ("abcd-", "abcd-1"),
+    ("ab_d", None),  # '_' and '%' are characters, not LIKE wildcards
+    ("abc%", None),
+    ("ABCD", None),  # a prefix is matched exactly, as a full id is
+    ("zzz\U0010ffff", "zzz\U0010ffff-1"),  # the last code point: the range has no upper bound
+    ("yyy\ud7ff", "yyy\ud7ff-1"),  # the next code point is a surrogate: the bound is U+E000
+])
+def test_get_run_by_prefix_matches_exactly_the_ids_that_start_with_it(
+    store: Store, prefix: str, found: str | None
+) -> None:
+    for run_id in ["abc", "abcc-1", "abcd-1", "abce-1", "abxd-1", "zzz\U0010ffff-1", "yyy\ud7ff-1", "yyy\ue000-1"]:
+        store.create_run(make_run(run_id))
+    if found is None:
+        with pytest.raises(ConfigError, match="no run with id"):
+            store.get_run(prefix)
+    else:
+        assert store.get_run(prefix).id == found
+
+
+def test_get_run_by_prefix_reads_a_range_of_the_primary_key(store: Store) -> None:
+    """Not a LIKE, which SQLite cannot answer from the index: 10 prefix lookups among 10,000 runs took 81 ms."""
+    plans: list[str] = []
+
+    def explain(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if "substr" in statement:
+            plans.extend(row[-1] for row in cursor.connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
+
+    store.create_run(make_run("abcd1111"))
+    event.listen(store.engine, "before_cursor_execute", explain)
+    try:
+        assert store.get_run("abcd").id == "abcd1111"
+    finally:
+        event.remove(store.engine, "before_cursor_execute", explain)
+    [plan] = plans  # "SEARCH runs USING INDEX sqlite_autoindex_runs_1 (id>? AND id<?)" in SQLite 3.40
+    assert "USING INDEX" in plan and plan.endswith("(id>? AND id<?)"), plan
 
 
 def test_iterations_come_back_warmups_first_then_by_index(store: Store) -> None:
