@@ -550,7 +550,7 @@ async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> No
     assert set(schema["paths"]) == {
         "/api/benchmark", "/api/benchmark/stream", "/api/benchmark/{run_id}/stream",
         "/api/benchmark/{run_id}/cancel", "/api/history", "/api/history/{run_id}", "/api/compare",
-        "/api/models", "/api/models/{model_id}/info", "/api/plugins",
+        "/api/models", "/api/models/{model_id}/info", "/api/plugins", "/api/uploads",
     }
     assert "409" in schema["paths"]["/api/benchmark"]["post"]["responses"]
     assert "text/event-stream" in schema["paths"]["/api/benchmark/{run_id}/stream"]["get"]["responses"]["200"][
@@ -572,7 +572,7 @@ def api_requests() -> list[tuple[str, str]]:
 
 async def test_with_a_token_every_endpoint_needs_it(app: FastAPI, service: BenchmarkService) -> None:
     calls = api_requests()
-    assert len(calls) == 12
+    assert len(calls) == 13
     transport = httpx.ASGITransport(app=TokenAuth(app, "s3cret"))
     async with httpx.AsyncClient(transport=transport, base_url="http://llamaburn.test") as c:
         for method, path in calls:
