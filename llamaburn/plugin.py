@@ -27,7 +27,7 @@ from llamaburn.events import (
     WarmupComplete,
 )
 from llamaburn.hookspecs import hookimpl
-from llamaburn.metrics import Chunk, Metric, ServerTimings, measure_stream
+from llamaburn.metrics import Chunk, Metric, ServerTimings, measure_stream, percentile
 from llamaburn.modality import Inputs, Modality, Target
 
 __all__ = [
@@ -55,4 +55,5 @@ __all__ = [
     "WarmupComplete",
     "hookimpl",
     "measure_stream",
+    "percentile",
 ]

@@ -8,6 +8,7 @@ dependencies are there without a download; the wheel is built and installed offl
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -108,6 +109,17 @@ def test_its_own_test_suite_passes_against_the_installed_wheel(venv: Path, tmp_p
     result = in_venv(venv, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests"), cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert " passed" in result.stdout and "failed" not in result.stdout
+
+
+def test_its_package_imports_only_the_public_plugin_api() -> None:
+    imported = set()
+    for source in (EXAMPLE / "llamaburn_embeddings").glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add(node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names)
+    assert {name for name in imported if name.split(".")[0] == "llamaburn"} == {"llamaburn.plugin"}
 
 
 def free_port() -> int:

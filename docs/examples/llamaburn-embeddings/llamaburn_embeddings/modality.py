@@ -8,12 +8,11 @@ over iterations, history and comparison.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import Any
 
-from llamaburn.plugin import Inputs, Metric, Modality, Target
+from llamaburn.plugin import Inputs, Metric, Modality, Target, percentile
 
 from llamaburn_embeddings.inputs import EmbeddingsInputs
 from llamaburn_embeddings.protocols import Batch, embed, protocol_for
@@ -28,15 +27,6 @@ EMBEDDINGS_METRICS = (
     # A Metric needs a direction; more dimensions hold more information per vector.
     Metric(name="dimension", label="Dimension", unit="", direction="higher"),
 )
-
-
-def percentile(values: list[float], q: float) -> float:
-    """The q-th percentile (0-100), interpolating linearly between closest ranks, as LlamaBurn's own metrics do."""
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def batch_metrics(batches: list[Batch], total_s: float) -> dict[str, Any]:
