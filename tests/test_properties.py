@@ -8,10 +8,10 @@ stores make LlamaBurn fail with anything but its own one-line errors.
 - ``metrics.summarize``, ``metrics.stream_metrics`` and ``compare.compare`` with zero, missing, NaN and
   infinite values: no exception, no NaN out.
 
-Each passing property runs at most ``EXAMPLES`` examples with no deadline. A property that does not hold
-today is marked ``xfail(strict=True)`` and pinned with ``@example``s of the failing input, so it fails on
-every run until the bug is fixed (docs/reliability.md lists them); the passing properties next to it cover
-the well-typed part of the same input space.
+Each property runs at most ``EXAMPLES`` (or 200) generated examples with no deadline. The properties over
+inputs of any shape (chunks, model lists, floats near the maximum, multi-line server text) are also pinned
+with ``@example``s of the inputs that once broke them (docs/reliability.md lists the fixed bugs), so each
+of those bugs is checked on every run, whatever hypothesis happens to generate.
 """
 
 from __future__ import annotations
