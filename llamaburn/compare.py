@@ -1,18 +1,27 @@
 """Side-by-side comparison of runs, shared by the CLI, the UI and the API.
 
-For each metric: every run's value, the winner (aware of direction), and each run's difference against
-the first run, ``(other - first) / first * 100``.
+The rows come from the runs' declared metric set, so a plugin's modality compares by its own metrics: the
+headline (first) metric's mean, min and max, then each other metric's mean. For each row: every run's
+value, the winner (by the metric's better direction), and each run's difference against the first run,
+``(other - first) / first * 100``.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Literal
 
 from pydantic import BaseModel
 
 from llamaburn.errors import ConfigError
+from llamaburn.metrics import Metric
+from llamaburn.modality import Modality
+from llamaburn.registry import load_registry
 from llamaburn.store import RunRecord
+
+HEADLINE_STATS = (("avg", "mean", "Avg"), ("min", "min", "Min"), ("max", "max", "Max"))
+"""The statistics the headline metric is compared by; every other metric is compared by the first."""
 
 
 class Compared(BaseModel):
@@ -26,15 +35,36 @@ class Compared(BaseModel):
     direction: Literal["higher", "lower"]
 
 
-COMPARED = (
-    Compared(key="avg_tps", label="Avg TPS", metric="tps", stat="mean", unit="tok/s", direction="higher"),
-    Compared(key="avg_ttft_ms", label="Avg TTFT", metric="ttft_ms", stat="mean", unit="ms", direction="lower"),
-    Compared(key="min_tps", label="Min TPS", metric="tps", stat="min", unit="tok/s", direction="higher"),
-    Compared(key="max_tps", label="Max TPS", metric="tps", stat="max", unit="tok/s", direction="higher"),
-    Compared(key="itl_p50_ms", label="ITL p50", metric="itl_ms_p50", stat="mean", unit="ms", direction="lower"),
-    Compared(key="itl_p95_ms", label="ITL p95", metric="itl_ms_p95", stat="mean", unit="ms", direction="lower"),
-    Compared(key="avg_total_ms", label="Total time", metric="total_ms", stat="mean", unit="ms", direction="lower"),
-)
+def compared(metrics: Sequence[Metric]) -> list[Compared]:
+    """The rows for a metric set, keyed ``<avg|min|max>_<metric name>``: ``avg_tps``, ``min_tps``..."""
+    rows = []
+    for position, metric in enumerate(metrics):
+        for prefix, stat, word in HEADLINE_STATS if position == 0 else HEADLINE_STATS[:1]:
+            rows.append(
+                Compared(
+                    key=f"{prefix}_{metric.name}",
+                    label=f"{word} {metric.label}",
+                    metric=metric.name,
+                    stat=stat,
+                    unit=metric.unit,
+                    direction=metric.direction,
+                )
+            )
+    return rows
+
+
+def metric_set(modalities: Mapping[str, Modality], runs: Iterable[RunRecord]) -> tuple[Metric, ...]:
+    """The metrics the runs' modalities declare, in order of first appearance, each name once.
+
+    A run whose modality is no longer installed adds nothing: what its numbers mean (label, unit, which
+    way is better) was the plugin's to say.
+    """
+    found: dict[str, Metric] = {}
+    for run in runs:
+        if (modality := modalities.get(run.modality)) is not None:
+            for metric in modality.metrics:
+                found.setdefault(metric.name, metric)
+    return tuple(found.values())
 
 
 class RunColumn(BaseModel):
@@ -51,6 +81,8 @@ class RunColumn(BaseModel):
 class ComparisonRow(BaseModel):
     key: str
     label: str
+    metric: str
+    """The metric's name: the key in each iteration's metrics and the run's summary."""
     unit: str
     direction: Literal["higher", "lower"]
     values: list[float | None]
@@ -84,20 +116,28 @@ def _diff_pct(first: float | None, other: float | None) -> float | None:
     return (other - first) / first * 100
 
 
-def compare(runs: list[RunRecord]) -> Comparison:
+def compare(runs: list[RunRecord], metrics: Sequence[Metric] | None = None) -> Comparison:
+    """Compare ``runs`` by ``metrics``; by default by the metric sets their modalities declare, as installed.
+
+    A face that holds a registry passes ``metric_set(registry.modalities, runs)``, so that it compares by the
+    modalities it shows.
+    """
     if len(runs) < 2:
         raise ConfigError(f"comparing needs at least two runs, got {len(runs)}")
+    if metrics is None:
+        metrics = metric_set(load_registry().modalities, runs)
     rows = []
-    for compared in COMPARED:
-        values = [_value(run, compared) for run in runs]
+    for row in compared(metrics):
+        values = [_value(run, row) for run in runs]
         rows.append(
             ComparisonRow(
-                key=compared.key,
-                label=compared.label,
-                unit=compared.unit,
-                direction=compared.direction,
+                key=row.key,
+                label=row.label,
+                metric=row.metric,
+                unit=row.unit,
+                direction=row.direction,
                 values=values,
-                winner=_winner(values, compared.direction),
+                winner=_winner(values, row.direction),
                 diff_pct=[None, *(_diff_pct(values[0], value) for value in values[1:])],
             )
         )
