@@ -8,8 +8,12 @@ import contextlib
 import json
 import os
 import sys
+import typing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from llamaburn.modality import Inputs
 
 EXIT_CANCELLED = 130
 
@@ -36,6 +40,13 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--max-tokens", type=int, help="most tokens per answer (default: 256)")
     bench.add_argument("--temperature", type=float, help="sampling temperature, 0 to 2 (default: 0.7)")
     bench.add_argument("--seed", type=int, help="sampling seed")
+    bench.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set any field of the modality's form, e.g. batch_size=32; repeat a list field's key once per item",
+    )
     bench.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     bench.add_argument("--no-save", action="store_true", help="do not store the run in history")
     bench.add_argument("--quiet", action="store_true", help="no live progress on stderr")
@@ -124,9 +135,34 @@ def _bench(args: argparse.Namespace) -> int:
     if args.read_timeout is not None and args.read_timeout <= 0:
         raise ConfigError(f"--read-timeout: must be > 0 (got {args.read_timeout})")
     registry = load_registry()
+    inputs |= _form_inputs(registry.modality(args.modality).inputs, args.input, set(inputs))
     checked = plan(registry, args.modality, inputs, args.backend, args.url, args.model)
     store = None if args.no_save else Store()
     return asyncio.run(_bench_async(args, registry, checked, store))
+
+
+def _form_inputs(form: type[Inputs], pairs: list[str], given: set[str]) -> dict[str, Any]:
+    """``--input KEY=VALUE`` pairs as form values. Values stay text: the modality's ``Inputs`` model converts
+    them (``"32"`` to an int field's 32) and refuses a bad one, or an unknown key, in one line naming it."""
+    from llamaburn.errors import ConfigError
+    from llamaburn.modality import field_type
+
+    values: dict[str, Any] = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        key = key.strip()
+        if not equals or not key:
+            raise ConfigError(f"--input: expected KEY=VALUE, got {pair!r}")
+        if key in given:
+            raise ConfigError(f"{key}: set twice, by its own option and by --input")
+        field = form.model_fields.get(key)
+        if field is not None and typing.get_origin(field_type(field)[0]) is list:
+            values.setdefault(key, []).append(value)
+        elif key in values:
+            raise ConfigError(f"{key}: given twice with --input; only a list field takes one value per repeat")
+        else:
+            values[key] = value
+    return values
 
 
 async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, store: Any) -> int:
@@ -157,7 +193,9 @@ async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, st
         run = Run(checked.modality, checked.inputs, Target(backend, model))
         config = run_config(checked, backend, model)
         recorder = Recorder(store, run, backend.name, config, system, info) if store else None
-        progress = None if args.quiet else asyncio.create_task(show_progress(run.bus.subscribe(), sys.stderr))
+        progress: asyncio.Task[None] | None = None
+        if not args.quiet:
+            progress = asyncio.create_task(show_progress(run.bus.subscribe(), sys.stderr, run.modality.metrics))
         loop = asyncio.get_running_loop()
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C interrupts without a graceful cancel
             loop.add_signal_handler(signal.SIGINT, run.cancel)
@@ -308,6 +346,7 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
+    from llamaburn.registry import load_registry
     from llamaburn.report import table
     from llamaburn.store import Store
 
@@ -315,13 +354,20 @@ def _history(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([run.model_dump(mode="json") for run in runs])
         return 0
+    modalities = load_registry().modalities
 
-    def mean(run: Any, metric: str) -> float | None:
-        return (run.summary.get(metric) or {}).get("mean")
+    def headline(run: Any) -> list[Any]:
+        """The run's headline metric (its modality's first) and its mean; blanks if the plugin is gone."""
+        modality = modalities.get(run.modality)
+        if modality is None or not modality.metrics:
+            return [None, None]
+        metric = modality.metrics[0]
+        mean = (run.summary.get(metric.name) or {}).get("mean")
+        return [f"{metric.label} ({metric.unit})" if metric.unit else metric.label, mean]
 
     print(
         table(
-            ["id", "date (UTC)", "modality", "backend", "model", "status", "TPS", "TTFT ms"],
+            ["id", "date (UTC)", "modality", "backend", "model", "status", "metric", "mean"],
             [
                 [
                     run.id[:8],
@@ -330,8 +376,7 @@ def _history(args: argparse.Namespace) -> int:
                     run.backend,
                     run.model,
                     run.status,
-                    mean(run, "tps"),
-                    mean(run, "ttft_ms"),
+                    *headline(run),
                 ]
                 for run in runs
             ],
@@ -364,7 +409,7 @@ def _compare(args: argparse.Namespace) -> int:
     for row in comparison.rows:
         diffs = [f"{d:+.1f}%" if d is not None else "-" for d in row.diff_pct[1:]]
         winner = comparison.runs[row.winner].id[:8] if row.winner is not None else "-"
-        rows.append([f"{row.label} ({row.unit})", *row.values, *diffs, winner])
+        rows.append([f"{row.label} ({row.unit})" if row.unit else row.label, *row.values, *diffs, winner])
     print(table(headers, rows))
     return 0
 

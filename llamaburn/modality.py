@@ -6,15 +6,23 @@ storage), so a modality only describes its inputs and measures a single request 
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
 
 from llamaburn.backends.base import Backend
 from llamaburn.errors import ComingSoonError, ConfigError
 from llamaburn.metrics import Metric
+
+HEADLINE = 5
+"""How many metrics, from the start of a modality's set, the faces show at a glance: the results cards, the
+live iteration table, the CLI's progress lines and the comparison charts. The first one heads them all: it is
+history's column, and the comparison adds its min and max."""
 
 
 class Inputs(BaseModel):
@@ -59,6 +67,17 @@ class Modality:
             return self.inputs.model_validate(data)
         except ValidationError as exc:
             raise ConfigError(_one_line(exc)) from None
+
+
+def field_type(info: FieldInfo) -> tuple[Any, bool]:
+    """A form field's type without its ``| None``, and whether it had one: the app picks the input it renders,
+    and the CLI whether ``--input`` repeats, by this type, so both read a field the same way."""
+    annotation = info.annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
 
 
 def _one_line(exc: ValidationError) -> str:

@@ -17,6 +17,8 @@ from llamaburn.events import (
     Warmup,
     WarmupComplete,
 )
+from llamaburn.metrics import Metric
+from llamaburn.modality import HEADLINE
 
 BAR_WIDTH = 20
 
@@ -26,30 +28,26 @@ def bar(done: int, total: int) -> str:
     return "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + f"] {done}/{total}"
 
 
-def metric_line(metrics: dict[str, Any]) -> str:
+def metric_line(values: dict[str, Any], metrics: Sequence[Metric]) -> str:
+    """The headline metrics of one iteration, by their labels: ``TPS 45.2 tok/s | TTFT 89.0 ms``."""
     parts = []
-    for key, label, unit in (
-        ("tps", "TPS", " tok/s"),
-        ("ttft_ms", "TTFT", " ms"),
-        ("itl_ms_p50", "ITL p50", " ms"),
-        ("total_ms", "total", " ms"),
-        ("output_tokens", "tokens", ""),
-    ):
-        value = metrics.get(key)
-        if isinstance(value, int | float):
-            parts.append(f"{label} {value:,.1f}{unit}" if isinstance(value, float) else f"{label} {value}{unit}")
+    for metric in metrics[:HEADLINE]:
+        value = values.get(metric.name)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            shown = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
+            parts.append(f"{metric.label} {shown} {metric.unit}".rstrip())
     return " | ".join(parts)
 
 
-async def show_progress(subscription: Subscription, out: TextIO) -> None:
-    """Print a run's progress bar, its streaming text and each iteration's metrics as they arrive."""
+async def show_progress(subscription: Subscription, out: TextIO, metrics: Sequence[Metric] = ()) -> None:
+    """Print a run's progress bar, its streaming text and each iteration's ``metrics`` as they arrive."""
     width = shutil.get_terminal_size((100, 20)).columns
     async for event in subscription:
         match event:
             case Warmup():
                 out.write(f"\nwarmup {event.current}/{event.total}\n")
             case WarmupComplete():
-                out.write(f"\n  warmup done: {metric_line(event.metrics)}\n")
+                out.write(f"\n  warmup done: {metric_line(event.metrics, metrics)}\n")
             case IterationStart():
                 preview = event.prompt.replace("\n", " ")[: max(20, width - 40)]
                 out.write(
@@ -58,7 +56,7 @@ async def show_progress(subscription: Subscription, out: TextIO) -> None:
             case Token():
                 out.write(event.text)
             case IterationComplete():
-                out.write(f"\n  iteration {event.iteration}: {metric_line(event.metrics)}\n")
+                out.write(f"\n  iteration {event.iteration}: {metric_line(event.metrics, metrics)}\n")
             case Complete():
                 out.write("\ndone\n")
             case Cancelled():

@@ -103,6 +103,12 @@ def test_no_save_leaves_history_alone(capsys: pytest.CaptureFixture[str], server
     (["--model", "nope"], "model 'nope' not found on Ollama"),
     (["--url", "http://127.0.0.1:9"], "is not reachable"),
     (["--prompts-file", "/nonexistent/prompts.txt"], "cannot read prompts file"),
+    (["--input", "max_tokens=lots"], "max_tokens: Input should be a valid integer"),
+    (["--input", "colour=red"], "colour: Extra inputs are not permitted (got 'red')"),
+    (["--input", "seed"], "--input: expected KEY=VALUE, got 'seed'"),
+    (["--input", "iterations=3"], "iterations: set twice, by its own option and by --input"),
+    (["--input", "seed=1", "--input", "seed=2"], "seed: given twice with --input"),
+    (["--modality", "sound", "--input", "seed=1"], "unknown modality 'sound'"),
 ])
 def test_bad_input_is_one_line_and_touches_nothing(
     capsys: pytest.CaptureFixture[str], server: FakeServer, args: list[str], message: str
@@ -121,6 +127,20 @@ def test_bad_input_is_one_line_and_touches_nothing(
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("llamaburn: error: ") and message in lines[0], captured.err
     assert Store().list_runs() == before
+    if "--input" in args:
+        assert code == 2  # a usage error, as argparse's own
+
+
+def test_input_sets_any_field_of_the_modality_form(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:
+    code, out, err = bench(capsys, server, "--input", "max_tokens=5", "--input", "seed=7", "--input",
+                           "prompts=first", "--input", "prompts= second", "--warmup", "0")
+    assert code == 0, err
+    result = json.loads(out)
+    inputs = result["config"]["inputs"]
+    assert (inputs["max_tokens"], inputs["seed"], inputs["prompts"]) == (5, 7, ["first", " second"])
+    assert [i["output_tokens"] for i in result["iterations"]] == [5, 5]  # the server was asked for 5 tokens
+    asked = [r.body["messages"][0]["content"] for r in server.requests if r.path == "/api/chat"]
+    assert asked == ["first", " second"]  # a list field takes one item per --input, used in turn
 
 
 def test_failure_mid_run_exits_non_zero_and_stores_the_failed_run(

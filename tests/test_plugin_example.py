@@ -91,17 +91,32 @@ def test_llamaburn_plugins_lists_it_with_its_distribution_and_version(venv: Path
 @pytest.mark.parametrize(("backend", "path"), [("ollama", "/api/embed"), ("openai", "/v1/embeddings")])
 def test_llamaburn_bench_runs_it_and_stores_the_run(venv: Path, fake: Any, backend: str, path: str) -> None:
     result = in_venv(venv, "-m", "llamaburn", "bench", "--modality", "embeddings", "--backend", backend,
-                     "--url", fake.url, "--model", fake_embeddings.DEFAULT_MODEL, "--iterations", "2", "--json")
+                     "--url", fake.url, "--model", fake_embeddings.DEFAULT_MODEL, "--iterations", "2", "--json",
+                     "--input", "batch_size=3")  # the plugin's own field, from the command line
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert (report["status"], report["modality"], report["backend"]) == ("completed", "embeddings", backend)
+    assert report["config"]["inputs"]["batch_size"] == 3
     assert len(report["iterations"]) == 2
     assert set(DECLARED) <= set(report["summary"])
-    assert all(iteration["dimension"] == 8 for iteration in report["iterations"])
-    assert [r.path for r in fake.embed_requests] == [path] * 3  # the default eight texts: one batch, warmup included
-    assert "batch 1/1: 8 x 8-d vectors" in result.stderr  # the live progress shows each batch
+    assert all((it["dimension"], it["batches"]) == (8, 3) for it in report["iterations"])
+    # The default eight texts in batches of 3, 3 and 2, for the warmup and each iteration.
+    assert [len(r.body["input"]) for r in fake.embed_requests] == [3, 3, 2] * 3
+    assert {r.path for r in fake.embed_requests} == {path}
+    assert "batch 1/3: 3 x 8-d vectors" in result.stderr  # the live progress shows each batch
+    assert "Embeddings/s" in result.stderr  # and each iteration's declared metrics, by their labels
     [stored] = Store().list_runs()
     assert (stored.id, stored.modality, stored.status) == (report["run_id"], "embeddings", "completed")
+
+
+def test_a_bad_value_for_its_own_field_is_one_line_and_exit_2(venv: Path, fake: Any) -> None:
+    result = in_venv(venv, "-m", "llamaburn", "bench", "--modality", "embeddings", "--backend", "ollama",
+                     "--url", fake.url, "--input", "batch_size=0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "llamaburn: error: batch_size: Input should be greater than or equal to 1 (got '0')"
+    )
+    assert fake.embed_requests == []
 
 
 def test_its_own_test_suite_passes_against_the_installed_wheel(venv: Path, tmp_path: Path) -> None:

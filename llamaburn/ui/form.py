@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Callable
 from typing import Any, Literal
@@ -12,19 +11,13 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from llamaburn.modality import field_type
+
 Reader = Callable[[], Any]
 
 
 def _label(name: str) -> str:
     return name.replace("_", " ").capitalize()
-
-
-def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
-    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
-        args = [a for a in typing.get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return annotation, False
 
 
 class InputsForm:
@@ -40,7 +33,7 @@ class InputsForm:
         return {name: read() for name, read in self.readers.items()}
 
     def _field(self, name: str, info: FieldInfo) -> Reader:
-        annotation, optional = _unwrap_optional(info.annotation)
+        annotation, optional = field_type(info)
         default = None if info.default is PydanticUndefined else info.default
         if info.default_factory is not None:
             default = info.default_factory()  # type: ignore[call-arg]
