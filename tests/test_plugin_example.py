@@ -187,10 +187,16 @@ def test_its_tab_renders_its_form_and_runs_live_in_the_app(app_url: str) -> None
             expect(form.get_by_label("Batch size")).to_have_value("8")
             form.get_by_label("Iterations").fill("2")
             form.get_by_label("Warmup").fill("0")
-            form.get_by_role("button", name="Run").click()
+            page.get_by_role("button", name="Run").click()  # the one Run button runs the selected tab
             expect(page.get_by_text("Complete", exact=True)).to_be_visible(timeout=20_000)
             expect(page.locator(".whitespace-pre-wrap")).to_contain_text("batch 1/1: 8 x 8-d vectors, 84 tokens in")
+            # Results, live table and history show the plugin's declared metrics, not text's.
+            for card in ("Avg Embeddings/s", "Avg Input TPS", "Avg Batch latency p95"):
+                expect(page.get_by_text(card, exact=True)).to_be_visible()
+            expect(page.get_by_text("Avg TTFT", exact=True)).to_have_count(0)
+            expect(page.locator("th").filter(has_text="Embeddings/s").first).to_be_visible()
             history = page.locator(".q-table tbody tr").filter(has_text="embeddings")
             expect(history.filter(has_text="completed")).to_have_count(1, timeout=5_000)
+            expect(history).to_contain_text("Embeddings/s (emb/s)")
         finally:
             browser.close()

@@ -9,10 +9,12 @@ from typing import Any
 import pytest
 from nicegui import ui
 from nicegui.testing import User
+from pydantic import Field
 
 from llamaburn.benchmark import plan
 from llamaburn.compare import compare
-from llamaburn.registry import load_registry
+from llamaburn.plugin import Inputs, Metric, Modality, Target, hookimpl
+from llamaburn.registry import Registry, load_registry
 from llamaburn.service import BenchmarkService
 from llamaburn.store import Store
 from llamaburn.ui.app import register_pages
@@ -27,16 +29,63 @@ def fake() -> Iterator[FakeServer]:
         yield server
 
 
-@pytest.fixture
-async def app_user(user: User, fake: FakeServer, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[User]:
+class CountInputs(Inputs):
+    words: int = Field(3, ge=1, description="Words to count.")
+
+
+class CountModality(Modality):
+    """A second runnable modality with metrics of its own, measured without the server: its numbers follow
+    from its form, so a test knows which tab's form a run used."""
+
+    name = "count"
+    label = "Count"
+    available = True
+    inputs = CountInputs
+    metrics = (
+        Metric(name="words_per_s", label="Words/s", unit="w/s", direction="higher"),
+        Metric(name="wait_ms", label="Wait", unit="ms", direction="lower"),
+        Metric(name="words", label="Words", unit="", direction="higher"),
+    )
+
+    def prompt(self, inputs: Inputs, index: int) -> str:
+        assert isinstance(inputs, CountInputs)
+        return f"count to {inputs.words}"
+
+    async def measure(
+        self, inputs: Inputs, prompt: str, target: Target, on_text: Callable[[str], None]
+    ) -> dict[str, Any]:
+        assert isinstance(inputs, CountInputs)
+        on_text(" ".join(str(word) for word in range(1, inputs.words + 1)))
+        return {"words_per_s": inputs.words * 10.0, "wait_ms": 100.0 / inputs.words, "words": inputs.words}
+
+
+class CountPlugin:
+    @hookimpl
+    def register_modalities(self, register: Callable[[Modality], None]) -> None:
+        register(CountModality())
+
+
+async def open_app(user: User, fake: FakeServer, monkeypatch: pytest.MonkeyPatch, registry: Registry) -> User:
     monkeypatch.setenv("OLLAMA_HOST", fake.url)
-    service = BenchmarkService(load_registry(), Store())
+    service = BenchmarkService(registry, Store())
     register_pages(service)
     await user.open("/")
     await until(lambda: text(user, "backend-status").startswith("connected"))
     user.service = service  # type: ignore[attr-defined]
-    yield user
-    await service.aclose()
+    return user
+
+
+@pytest.fixture
+async def app_user(user: User, fake: FakeServer, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[User]:
+    yield await open_app(user, fake, monkeypatch, load_registry())
+    await user.service.aclose()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def count_user(user: User, fake: FakeServer, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[User]:
+    """The app with a second runnable tab, Count, registered as a third-party plugin is."""
+    yield await open_app(user, fake, monkeypatch, load_registry(extra=[("count", CountPlugin())]))
+    await user.service.aclose()  # type: ignore[attr-defined]
 
 
 def element(user: User, marker: str) -> Any:
@@ -142,7 +191,8 @@ async def test_run_streams_live_text_and_shows_results_and_history(app_user: Use
     assert len(chart["series"][0]["data"]) == 3 and all(v > 0 for v in chart["series"][0]["data"])
     await until(lambda: [r["status"] for r in element(app_user, "history-table").rows] == ["completed"])
     row = element(app_user, "history-table").rows[0]
-    assert row["model"] == DEFAULT_MODEL and row["tps"] > 0 and row["date"].startswith("Today")
+    assert row["model"] == DEFAULT_MODEL and row["date"].startswith("Today")
+    assert row["metric"] == "TPS (tok/s)" and row["value"] > 0  # the text modality's headline metric
 
 
 async def test_invalid_config_is_refused_with_a_clear_message(app_user: User) -> None:
@@ -274,3 +324,112 @@ async def test_a_run_started_over_the_api_shows_in_an_idle_page(app_user: User, 
     assert any(f"run {run.id[:8]} started over the API" in line.text
                for line in element(app_user, "event-log").descendants())
     await until(lambda: [r["status"] for r in element(app_user, "history-table").rows] == ["completed"])
+
+
+def form_field(user: User, tab: str, name: str) -> Any:
+    """The ``name`` input of one tab's form: with two runnable tabs, both forms have ``iterations``."""
+    [found] = [
+        field
+        for field in user.find(marker=f"field-{name}").elements
+        if any(isinstance(a, ui.tab_panel) and a.props["name"] == tab for a in field.ancestors())
+    ]
+    return found
+
+
+def select_tab(user: User, name: str) -> None:
+    user.find(marker=f"tab-{name}").click()
+    assert element(user, "type-tabs").value == name
+
+
+async def run_selected(user: User) -> Any:
+    """Press Run and wait for the page to show the end of the run it started; return that run."""
+    service: BenchmarkService = user.service  # type: ignore[attr-defined]
+    started = len(service.runs)
+    user.find(marker="run-button").click()
+    await until(lambda: len(service.runs) == started + 1)
+    run = list(service.runs.values())[-1]
+    await until(lambda: run.done.is_set() and text(user, "live-progress") == "Complete")
+    await until(lambda: element(user, "run-button").enabled)
+    return run
+
+
+async def test_run_and_cancel_act_on_the_selected_tab(count_user: User) -> None:
+    assert element(count_user, "type-tabs").value == "text"
+    select_tab(count_user, "count")
+    with count_user:
+        element(count_user, "field-words").value = 7
+    counted = await run_selected(count_user)
+    assert (counted.modality.name, counted.inputs.words) == ("count", 7)  # the selected tab's form
+    assert text(count_user, "live-text") == "1 2 3 4 5 6 7"
+    select_tab(count_user, "text")
+    with count_user:
+        element(count_user, "field-prompts").value = "Name a colour."
+    chatted = await run_selected(count_user)
+    assert chatted.modality.name == "text" and chatted.inputs.prompts == ["Name a colour."]
+    select_tab(count_user, "image")
+    assert not element(count_user, "run-button").enabled  # a Coming Soon tab has nothing to run
+    select_tab(count_user, "count")
+    assert element(count_user, "run-button").enabled and not element(count_user, "cancel-button").enabled
+
+
+async def test_cancel_stops_a_run_started_from_a_second_runnable_tab(count_user: User, fake: FakeServer) -> None:
+    fake.script = Script(tokens=200, tokens_per_s=100)
+    select_tab(count_user, "count")
+    select_tab(count_user, "text")  # back to text after visiting another runnable tab
+    with count_user:
+        form_field(count_user, "text", "iterations").value = 3
+        form_field(count_user, "text", "warmup").value = 0
+    count_user.find(marker="run-button").click()
+    await until(lambda: text(count_user, "live-progress") == "Iteration 1/3")
+    assert element(count_user, "cancel-button").enabled and not element(count_user, "run-button").enabled
+    count_user.find(marker="cancel-button").click()
+    await until(lambda: text(count_user, "live-progress") == "Cancelled")
+    [run] = count_user.service.runs.values()  # type: ignore[attr-defined]
+    assert (run.modality.name, run.status) == ("text", "cancelled")
+
+
+async def test_a_plugin_modality_shows_its_own_metrics_in_results_live_history_and_comparison(
+    count_user: User,
+) -> None:
+    select_tab(count_user, "count")
+    for words in (4, 8):
+        with count_user:
+            element(count_user, "field-words").value = words
+        await run_selected(count_user)
+    # Results: a card per declared metric, with its label and unit; none of text's.
+    assert text(count_user, "result-words_per_s") == "80.0 w/s"
+    assert text(count_user, "result-wait_ms") == "12.5 ms" and text(count_user, "result-words") == "8.0"
+    await count_user.should_see("Avg Words/s")
+    await count_user.should_not_see(marker="result-tps")
+    chart = element(count_user, "results-chart").options
+    assert [s["name"] for s in chart["series"]] == ["Words/s", "Wait"]
+    assert chart["series"][0]["data"] == [80.0] * 5
+    # Live: the iteration table's columns are the modality's metrics.
+    live = element(count_user, "live-iterations")
+    assert [c["label"] for c in live.columns] == ["#", "Words/s", "Wait", "Words"]
+    assert live.rows[0] == {"iteration": 1, "words_per_s": "80.0 w/s", "wait_ms": "12.5 ms", "words": "8"}
+    log_lines = [label.text for label in element(count_user, "event-log").descendants()]
+    assert "iteration 5 complete: Words/s 80.0 w/s | Wait 12.5 ms | Words 8" in log_lines
+    # History: the headline (first) metric.
+    await until(lambda: len(element(count_user, "history-table").rows) == 2)
+    rows = element(count_user, "history-table").rows
+    assert [(r["metric"], r["value"]) for r in rows] == [("Words/s (w/s)", 80.0), ("Words/s (w/s)", 40.0)]
+    # Comparison: its metrics, winners by their directions, its charts and trend.
+    count_user.find(marker="history-table").trigger(
+        "selection", {"added": True, "rows": rows, "keys": [r["id"] for r in rows]}
+    )
+    count_user.find(marker="compare-button").click()
+    await until(lambda: bool(count_user.find(marker="label-avg_words_per_s").elements))
+    assert text(count_user, "label-avg_words_per_s") == "Avg Words/s"
+    assert text(count_user, "cell-avg_words_per_s-0") == "80.00 w/s"
+    assert text(count_user, "diff-avg_words_per_s-1") == "-50.0%"
+    assert "text-positive" in element(count_user, "cell-avg_words_per_s-0").classes  # higher is better
+    assert "text-positive" in element(count_user, "cell-avg_wait_ms-0").classes  # lower is better: 12.5 < 25
+    assert "text-positive" in element(count_user, "cell-avg_words-0").classes
+    await count_user.should_not_see(marker="cell-avg_tps-0")
+    titles = [element(count_user, f"comparison-chart-{i}").options["title"]["text"] for i in range(3)]
+    assert titles == ["Words/s (w/s)", "Wait (ms)", "Words"]
+    assert element(count_user, "trend-metric").options == {
+        "words_per_s": "Words/s (w/s)", "wait_ms": "Wait (ms)", "words": "Words"}
+    trend = element(count_user, "trend-chart").options
+    assert trend["series"][0]["name"] == "Words/s (w/s)" and trend["series"][0]["data"] == [40.0, 80.0]

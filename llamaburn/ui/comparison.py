@@ -1,21 +1,22 @@
-"""The comparison panel: the engine's comparison table, grouped bar charts, and a model's trend."""
+"""The comparison panel: the engine's comparison table, grouped bar charts, and a model's trend.
+
+Rows, charts and trend metrics all come from the compared runs' declared metric sets, so runs of a plugin's
+modality compare by that plugin's metrics.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from nicegui import ui
 
-from llamaburn.compare import Comparison, compare
+from llamaburn.compare import Comparison, ComparisonRow, compare, metric_set
 from llamaburn.errors import LlamaBurnError
+from llamaburn.metrics import Metric
+from llamaburn.modality import HEADLINE
 from llamaburn.service import BenchmarkService
-from llamaburn.ui.format import number, when
-
-CHART_GROUPS = (
-    ("Throughput (tok/s)", ("avg_tps", "min_tps", "max_tps")),
-    ("Latency (ms)", ("avg_ttft_ms", "itl_p50_ms", "itl_p95_ms")),
-)
-TREND_METRICS = {"tps": "TPS (tok/s)", "ttft_ms": "TTFT (ms)", "itl_ms_p50": "ITL p50 (ms)", "total_ms": "Total (ms)"}
+from llamaburn.ui.format import number, titled, when
 
 
 def run_name(comparison: Comparison, index: int) -> str:
@@ -23,8 +24,22 @@ def run_name(comparison: Comparison, index: int) -> str:
     return f"{run.model} ({run.id[:8]})"
 
 
-def bar_chart(comparison: Comparison, title: str, keys: tuple[str, ...]) -> dict[str, Any]:
-    rows = [row for row in comparison.rows if row.key in keys]
+def chart_groups(comparison: Comparison, metrics: Sequence[Metric]) -> list[tuple[str, list[ComparisonRow]]]:
+    """The rows of the headline metrics, one chart per unit (bars in one chart share an axis), with a title
+    naming what it shows: 'TTFT, ITL p50, Total time (ms)'."""
+    headline = {metric.name for metric in metrics[:HEADLINE]}
+    groups: dict[str, list[ComparisonRow]] = {}
+    for row in comparison.rows:
+        if row.metric in headline:
+            groups.setdefault(row.unit, []).append(row)
+    titled_groups = []
+    for unit, rows in groups.items():
+        labels = ", ".join(dict.fromkeys(m.label for m in metrics if m.name in {row.metric for row in rows}))
+        titled_groups.append((f"{labels} ({unit})" if unit else labels, rows))
+    return titled_groups
+
+
+def bar_chart(comparison: Comparison, title: str, rows: list[ComparisonRow]) -> dict[str, Any]:
     return {
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
@@ -45,31 +60,35 @@ class ComparisonPanel:
         with ui.card().classes("w-full") as self.card:
             self.title = ui.label("Comparison").classes("text-lg font-medium").mark("comparison-title")
             self.table = ui.column().classes("w-full").mark("comparison-table")
-            with ui.row().classes("w-full no-wrap"):
-                self.charts = [
-                    ui.echart({}).classes("w-1/2 h-72").mark(f"comparison-chart-{i}") for i in range(len(CHART_GROUPS))
-                ]
+            self.charts = ui.grid(columns=2).classes("w-full").mark("comparison-charts")
             with ui.row().classes("items-center gap-4"):
                 ui.label("Trend").classes("font-medium")
                 self.trend_model = ui.select([], label="Trend of model", on_change=self.draw_trend).classes(
                     "min-w-[14rem]"
                 )
-                self.trend_metric = ui.select(TREND_METRICS, value="tps", label="Metric", on_change=self.draw_trend)
+                self.trend_metric = ui.select({}, label="Metric", on_change=self.draw_trend).classes("min-w-[12rem]")
+                self.trend_metric.mark("trend-metric")
             self.trend = ui.echart({}).classes("w-full h-64").mark("trend-chart")
         self.card.set_visibility(False)
 
     def show(self, run_ids: list[str]) -> None:
         try:
-            comparison = compare([self.service.store.get_run(run_id) for run_id in run_ids])
+            runs = [self.service.store.get_run(run_id) for run_id in run_ids]
+            metrics = metric_set(self.service.registry.modalities, runs)
+            comparison = compare(runs, metrics)
         except LlamaBurnError as exc:
             ui.notify(str(exc), type="warning")
             return
         self.title.set_text("Comparison: " + " vs ".join(run.model for run in comparison.runs))
         self._table(comparison)
-        for chart, (title, keys) in zip(self.charts, CHART_GROUPS, strict=True):
-            chart.options.clear()
-            chart.options.update(bar_chart(comparison, title, keys))
-            chart.update()
+        self.charts.clear()
+        with self.charts:
+            for index, (title, rows) in enumerate(chart_groups(comparison, metrics)):
+                chart = ui.echart(bar_chart(comparison, title, rows)).classes("w-full h-72")
+                chart.mark(f"comparison-chart-{index}")
+        self.trend_metric.set_options(
+            {metric.name: titled(metric) for metric in metrics}, value=metrics[0].name if metrics else None
+        )
         models = list(dict.fromkeys(run.model for run in comparison.runs))
         self.trend_model.set_options(models, value=models[0])
         self.card.set_visibility(True)
@@ -93,7 +112,7 @@ class ComparisonPanel:
                 for _ in [*others, "winner"]:
                     ui.label("")
             for row in comparison.rows:
-                ui.label(row.label)
+                ui.label(row.label).mark(f"label-{row.key}")
                 for index, value in enumerate(row.values):
                     cell = ui.label(number(value, row.unit, 2)).mark(f"cell-{row.key}-{index}")
                     if index == row.winner:
@@ -105,18 +124,19 @@ class ComparisonPanel:
 
     def draw_trend(self) -> None:
         model, metric = self.trend_model.value, self.trend_metric.value
-        if model is None:
+        if model is None or metric is None:
             return
+        title = self.trend_metric.options[metric]
         runs = self.service.store.runs_of_model(model)
         points = [[when(run.created_at), (run.summary.get(metric) or {}).get("mean")] for run in runs]
         self.trend.options.clear()
         self.trend.options.update(
             {
-                "title": {"text": f"{TREND_METRICS[metric]} over time: {model}", "textStyle": {"fontSize": 14}},
+                "title": {"text": f"{title} over time: {model}", "textStyle": {"fontSize": 14}},
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {"type": "category", "data": [p[0] for p in points]},
                 "yAxis": {"type": "value"},
-                "series": [{"name": TREND_METRICS[metric], "type": "line", "data": [p[1] for p in points]}],
+                "series": [{"name": title, "type": "line", "data": [p[1] for p in points]}],
             }
         )
         self.trend.update()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from llamaburn.metrics import Metric
+
 
 def number(value: Any, unit: str = "", digits: int = 1) -> str:
     if not isinstance(value, int | float) or isinstance(value, bool):
@@ -27,3 +29,8 @@ def when(moment: datetime, now: datetime | None = None) -> str:
 def mean(summary: dict[str, Any], metric: str) -> float | None:
     value = (summary.get(metric) or {}).get("mean")
     return round(value, 2) if isinstance(value, int | float) else None
+
+
+def titled(metric: Metric) -> str:
+    """A metric's label with its unit, as a column or axis title: 'TPS (tok/s)', or 'Dimension' with none."""
+    return f"{metric.label} ({metric.unit})" if metric.unit else metric.label

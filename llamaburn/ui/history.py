@@ -1,4 +1,4 @@
-"""The history panel: every stored run, newest first, with delete, clear and compare."""
+"""The history panel: every stored run, newest first, with its headline metric, and delete, clear and compare."""
 
 from __future__ import annotations
 
@@ -9,13 +9,14 @@ from nicegui import ui
 
 from llamaburn.errors import LlamaBurnError
 from llamaburn.service import BenchmarkService
-from llamaburn.ui.format import mean, when
+from llamaburn.store import RunRecord
+from llamaburn.ui.format import mean, titled, when
 
 PAGE_SIZE = 200
 COLUMNS: list[dict[str, Any]] = [
     {"name": "model", "label": "Model", "field": "model", "align": "left", "sortable": True},
-    {"name": "tps", "label": "TPS", "field": "tps", "sortable": True},
-    {"name": "ttft", "label": "TTFT (ms)", "field": "ttft", "sortable": True},
+    {"name": "metric", "label": "Metric", "field": "metric", "align": "left"},
+    {"name": "value", "label": "Value", "field": "value", "sortable": True},
     {"name": "date", "label": "Date", "field": "date", "align": "left"},
     {"name": "modality", "label": "Type", "field": "modality", "align": "left"},
     {"name": "backend", "label": "Backend", "field": "backend", "align": "left"},
@@ -72,8 +73,7 @@ class HistoryPanel:
             {
                 "id": run.id,
                 "model": run.model,
-                "tps": mean(run.summary, "tps"),
-                "ttft": mean(run.summary, "ttft_ms"),
+                **self._headline(run),
                 "date": when(run.created_at),
                 "modality": run.modality,
                 "backend": run.backend,
@@ -85,6 +85,14 @@ class HistoryPanel:
         self.table.selected = [row for row in self.table.selected if row["id"] in ids]
         self.table.update()
         self._selection_changed()
+
+    def _headline(self, run: RunRecord) -> dict[str, Any]:
+        """The run's headline metric (its modality's first) and its mean; blanks if the plugin is gone."""
+        modality = self.service.registry.modalities.get(run.modality)
+        if modality is None or not modality.metrics:
+            return {"metric": "-", "value": None}
+        metric = modality.metrics[0]
+        return {"metric": titled(metric), "value": mean(run.summary, metric.name)}
 
     async def delete_selected(self) -> None:
         for run_id in self.selected():

@@ -6,7 +6,7 @@ the runner never waits for the browser, and the browser gets at most ten updates
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from nicegui import ui
@@ -23,29 +23,23 @@ from llamaburn.events import (
     Warmup,
     WarmupComplete,
 )
+from llamaburn.metrics import Metric
+from llamaburn.modality import HEADLINE
+from llamaburn.report import metric_line
 from llamaburn.runner import Run
 from llamaburn.ui.format import number
 
 REFRESH_S = 0.1
-ITERATION_COLUMNS = [
-    {"name": "iteration", "label": "#", "field": "iteration"},
-    {"name": "tps", "label": "TPS", "field": "tps"},
-    {"name": "ttft", "label": "TTFT", "field": "ttft"},
-    {"name": "itl", "label": "ITL p50", "field": "itl"},
-    {"name": "total", "label": "Total", "field": "total"},
-    {"name": "tokens", "label": "Tokens", "field": "tokens"},
-]
+ITERATION_COLUMN = {"name": "iteration", "label": "#", "field": "iteration"}
 
 
-def _row(iteration: int, metrics: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "iteration": iteration,
-        "tps": number(metrics.get("tps"), "tok/s"),
-        "ttft": number(metrics.get("ttft_ms"), "ms"),
-        "itl": number(metrics.get("itl_ms_p50"), "ms"),
-        "total": number(metrics.get("total_ms"), "ms"),
-        "tokens": number(metrics.get("output_tokens")),
-    }
+def iteration_columns(metrics: Sequence[Metric]) -> list[dict[str, Any]]:
+    """The iteration table's columns: the number, then each headline metric by its label."""
+    return [ITERATION_COLUMN, *({"name": m.name, "label": m.label, "field": m.name} for m in metrics[:HEADLINE])]
+
+
+def iteration_row(iteration: int, values: dict[str, Any], metrics: Sequence[Metric]) -> dict[str, Any]:
+    return {"iteration": iteration, **{m.name: number(values.get(m.name), m.unit) for m in metrics[:HEADLINE]}}
 
 
 class LivePanel:
@@ -61,16 +55,22 @@ class LivePanel:
             self.bar = ui.linear_progress(value=0, show_value=False).mark("live-bar")
             with ui.scroll_area().classes("w-full h-64 border border-gray-200 rounded bg-gray-50"):
                 self.output = ui.label("").classes("whitespace-pre-wrap font-mono text-sm p-2").mark("live-text")
-            self.iterations = ui.table(columns=ITERATION_COLUMNS, rows=[], row_key="iteration")
+            self.iterations = ui.table(columns=iteration_columns(()), rows=[], row_key="iteration")
             self.iterations.classes("w-full").props("dense flat").mark("live-iterations")
             self.log = ui.log(max_lines=500).classes("w-full h-40 text-xs").mark("event-log")
         ui.timer(REFRESH_S, self.refresh)
+
+    @property
+    def following(self) -> bool:
+        """Whether a run is live here: from ``follow()`` until its end has been shown."""
+        return self._subscription is not None
 
     def follow(self, run: Run) -> None:
         """Show ``run`` from its first event on (a replay, so nothing published before now is missed)."""
         self.run = run
         self._subscription = run.bus.subscribe(replay=True)
         self._text = []
+        self.iterations.columns = iteration_columns(run.modality.metrics)
         self.iterations.rows = []
         self.progress.set_text("Starting…")
 
@@ -91,7 +91,7 @@ class LivePanel:
                 self.progress.set_text(f"Warmup {event.current}/{event.total}")
                 self.log.push(f"warmup {event.current}/{event.total}")
             case WarmupComplete():
-                self.log.push(f"warmup {event.current} done: {number(event.metrics.get('tps'), 'tok/s')}")
+                self.log.push(f"warmup {event.current} done: {metric_line(event.metrics, self._metrics())}")
             case IterationStart():
                 self._text = []
                 self.progress.set_text(f"Iteration {event.iteration}/{event.total}")
@@ -101,12 +101,8 @@ class LivePanel:
             case Token():
                 self._text.append(event.text)
             case IterationComplete():
-                row = _row(event.iteration, event.metrics)
-                self.iterations.rows.append(row)
-                self.log.push(
-                    f"iteration {event.iteration} complete: TPS {row['tps']}, TTFT {row['ttft']}, "
-                    f"ITL p50 {row['itl']}, {row['tokens']} tokens"
-                )
+                self.iterations.rows.append(iteration_row(event.iteration, event.metrics, self._metrics()))
+                self.log.push(f"iteration {event.iteration} complete: {metric_line(event.metrics, self._metrics())}")
             case Complete():
                 self.bar.set_value(1)
                 self.progress.set_text("Complete")
@@ -122,6 +118,10 @@ class LivePanel:
                 self.log.push(f"error: {event.message}")
                 ui.notify(event.message, type="negative", multi_line=True)
                 self._end()
+
+    def _metrics(self) -> Sequence[Metric]:
+        assert self.run is not None
+        return self.run.modality.metrics
 
     def _end(self) -> None:
         assert self.run is not None and self._subscription is not None

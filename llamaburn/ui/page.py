@@ -39,6 +39,7 @@ class MainPage:
             self.results = ResultsPanel()
             self.history = HistoryPanel(service, lambda run_ids: self.comparison.show(run_ids))
             self.comparison = ComparisonPanel(service)
+        self._update_buttons()
         self._announced: Run | None = None
         for unsubscribe in (
             service.on_history_change(self._mark_history_dirty),
@@ -49,19 +50,26 @@ class MainPage:
         ui.timer(0, self.backend_bar.choose_default, once=True)
 
     def _type_selector(self) -> None:
+        """The tabs, a form per runnable tab, and one Run/Cancel pair acting on the selected tab."""
         modalities = self.service.registry.modalities
+        first = next(iter(modalities), None)  # text: the registry orders the built-ins first, third-party after
         with ui.card().classes("w-full"):
             ui.label("Benchmark Type").classes("text-lg font-medium")
-            with ui.tabs().props("inline-label no-caps align=left").mark("type-tabs") as tabs:
+            with ui.tabs() as self.tabs:
                 for name, modality in modalities.items():
                     with ui.tab(name, label=modality.label).mark(f"tab-{name}"):
                         if not modality.available:
                             ui.badge("Coming Soon", color="orange").classes("ml-2").mark(f"soon-{name}")
-            # Text first: the registry orders the built-ins as the spec's tabs, third-party ones after.
-            with ui.tab_panels(tabs, value=next(iter(modalities), None)).classes("w-full"):
+            self.tabs.props("inline-label no-caps align=left").mark("type-tabs")
+            with ui.tab_panels(self.tabs, value=first).classes("w-full"):
                 for name, modality in modalities.items():
                     with ui.tab_panel(name):
                         self._config(name, modality)
+            with ui.row():
+                self.run_button = ui.button("Run", icon="play_arrow", on_click=self.start).mark("run-button")
+                self.cancel_button = ui.button("Cancel", icon="stop", color="negative", on_click=self.cancel)
+                self.cancel_button.mark("cancel-button")
+        self.tabs.on_value_change(self._update_buttons)
 
     def _config(self, name: str, modality: Modality) -> None:
         if not modality.available:
@@ -72,19 +80,21 @@ class MainPage:
                 ui.label(f"Will measure: {metrics}").classes("text-gray-500")
             return
         self.forms[name] = InputsForm(modality.inputs)
-        with ui.row():
-            self.run_button = ui.button("Run", icon="play_arrow", on_click=lambda: self.start(name))
-            self.run_button.mark("run-button")
-            self.cancel_button = ui.button("Cancel", icon="stop", color="negative", on_click=self.cancel)
-            self.cancel_button.mark("cancel-button").disable()
 
-    async def start(self, modality: str) -> None:
-        bar = self.backend_bar
+    def _update_buttons(self) -> None:
+        """Run starts the selected tab's benchmark, so it is off on a Coming Soon tab and while one runs."""
+        self.run_button.set_enabled(not self.live.following and self.tabs.value in self.forms)
+        self.cancel_button.set_enabled(self.live.following)
+
+    async def start(self) -> None:
+        """Run the selected tab's modality with its form's values."""
+        name, bar = self.tabs.value, self.backend_bar
+        form = self.forms.get(name)
         try:
             checked = plan(
                 self.service.registry,
-                modality,
-                self.forms[modality].values(),
+                name,
+                form.values() if form else {},
                 bar.kind.value,
                 bar.url.value or None,
                 bar.model.value,
@@ -95,19 +105,20 @@ class MainPage:
             ui.notify(str(exc), type="negative", multi_line=True)
             return
         self.live.log.push(f"run {run.id[:8]} started: {run.target.model} on {run.target.backend.label}")
-        self.run_button.disable()
-        self.cancel_button.enable()
+        self._follow(run)
+
+    def _follow(self, run: Run) -> None:
         self.live.follow(run)
+        self._update_buttons()
 
     def cancel(self) -> None:
         if self.live.run is not None:
             self.live.run.cancel()
 
     def _finished(self, run: Run) -> None:
-        self.run_button.enable()
-        self.cancel_button.disable()
+        self._update_buttons()
         if run.iterations:
-            self.results.show(run.summary, run.iterations)
+            self.results.show(run.modality.metrics, run.summary, run.iterations)
 
     def _mark_history_dirty(self) -> None:
         self._history_dirty = True
@@ -119,11 +130,9 @@ class MainPage:
         """Apply what other tasks told this page (an announced run, a history change), in its own context."""
         if self._announced is not None:
             run, self._announced = self._announced, None
-            if self.live.run is None or self.live.run.done.is_set():  # an idle page shows a run started over the API
+            if not self.live.following:  # an idle page shows a run started over the API
                 self.live.log.push(f"run {run.id[:8]} started over the API: {run.target.model}")
-                self.run_button.disable()
-                self.cancel_button.enable()
-                self.live.follow(run)
+                self._follow(run)
         if self._history_dirty:
             self._history_dirty = False
             self.history.refresh()

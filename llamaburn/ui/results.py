@@ -1,25 +1,26 @@
-"""A finished run's results: summary cards and a chart of each iteration's TPS and TTFT."""
+"""A finished run's results: a card per headline metric and a chart of each iteration's first two metrics.
+
+Everything shown comes from the run's modality's declared metric set, so a plugin's run shows its own metrics.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from nicegui import ui
 
+from llamaburn.metrics import Metric
+from llamaburn.modality import HEADLINE
 from llamaburn.ui.format import number
 
-CARDS = (
-    ("Avg TPS", "tps", "tok/s"),
-    ("Avg TTFT", "ttft_ms", "ms"),
-    ("Avg ITL p50", "itl_ms_p50", "ms"),
-    ("Avg total time", "total_ms", "ms"),
-)
 
-
-def iteration_chart(iterations: list[dict[str, Any]]) -> dict[str, Any]:
+def iteration_chart(metrics: Sequence[Metric], iterations: list[dict[str, Any]]) -> dict[str, Any]:
+    """The first metric as bars on the left axis, the second (if any) as a line on the right one."""
+    shown = metrics[:2]
     return {
         "tooltip": {"trigger": "axis"},
-        "legend": {"data": ["TPS", "TTFT"], "top": 0},
+        "legend": {"data": [metric.label for metric in shown], "top": 0},
         "xAxis": {
             "type": "category",
             "name": "iteration",
@@ -27,10 +28,15 @@ def iteration_chart(iterations: list[dict[str, Any]]) -> dict[str, Any]:
             "nameGap": 28,
             "data": [str(i + 1) for i in range(len(iterations))],
         },
-        "yAxis": [{"type": "value", "name": "tok/s"}, {"type": "value", "name": "ms"}],
+        "yAxis": [{"type": "value", "name": metric.unit} for metric in shown] or [{"type": "value"}],
         "series": [
-            {"name": "TPS", "type": "bar", "data": [m.get("tps") for m in iterations]},
-            {"name": "TTFT", "type": "line", "yAxisIndex": 1, "data": [m.get("ttft_ms") for m in iterations]},
+            {
+                "name": metric.label,
+                "type": "bar" if axis == 0 else "line",
+                "yAxisIndex": axis,
+                "data": [values.get(metric.name) for values in iterations],
+            }
+            for axis, metric in enumerate(shown)
         ],
     }
 
@@ -39,18 +45,22 @@ class ResultsPanel:
     def __init__(self) -> None:
         with ui.card().classes("w-full") as self.card:
             ui.label("Results").classes("text-lg font-medium")
-            with ui.row().classes("w-full gap-4"):
-                self.values = {}
-                for title, metric, _unit in CARDS:
-                    with ui.card().classes("min-w-[10rem]").props("flat bordered"):
-                        ui.label(title).classes("text-sm text-gray-500")
-                        self.values[metric] = ui.label("-").classes("text-2xl font-bold").mark(f"result-{metric}")
-            self.chart = ui.echart(iteration_chart([])).classes("w-full h-64").mark("results-chart")
+            self.cards = ui.row().classes("w-full gap-4").mark("result-cards")
+            self.chart = ui.echart(iteration_chart((), [])).classes("w-full h-64").mark("results-chart")
         self.card.set_visibility(False)
 
-    def show(self, summary: dict[str, dict[str, float]], iterations: list[dict[str, Any]]) -> None:
-        for _title, metric, unit in CARDS:
-            self.values[metric].set_text(number((summary.get(metric) or {}).get("mean"), unit))
-        self.chart.options.update(iteration_chart(iterations))
+    def show(
+        self, metrics: Sequence[Metric], summary: dict[str, dict[str, float]], iterations: list[dict[str, Any]]
+    ) -> None:
+        """Show a run's mean of each headline metric, and its iterations; ``metrics`` is its modality's set."""
+        self.cards.clear()
+        with self.cards:
+            for metric in metrics[:HEADLINE]:
+                with ui.card().classes("min-w-[10rem]").props("flat bordered"):
+                    ui.label(f"Avg {metric.label}").classes("text-sm text-gray-500")
+                    mean = (summary.get(metric.name) or {}).get("mean")
+                    ui.label(number(mean, metric.unit)).classes("text-2xl font-bold").mark(f"result-{metric.name}")
+        self.chart.options.clear()
+        self.chart.options.update(iteration_chart(metrics, iterations))
         self.chart.update()
         self.card.set_visibility(True)
