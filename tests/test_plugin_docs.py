@@ -22,7 +22,7 @@ from typing import Any
 import pluggy
 import pytest
 
-from llamaburn import hookspecs
+from llamaburn import hookspecs, plugin
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.plugin import Target
 from llamaburn.registry import load_registry
@@ -89,6 +89,11 @@ def test_every_hook_has_a_reference_heading_with_its_exact_signature(hook: str) 
 def test_the_hook_reference_documents_no_hook_that_does_not_exist() -> None:
     documented = [line for line in section(TEXT, "## Hook reference") if line.startswith("### ")]
     assert documented == [f"### `{signature}`" for signature in hook_signatures().values()]
+
+
+@pytest.mark.parametrize("name", plugin.__all__)
+def test_every_name_of_the_public_plugin_api_is_listed_in_the_modality_api(name: str) -> None:
+    assert f"`{name}`" in "\n".join(section(TEXT, "## The Modality API")), f"list {name} in docs/plugins.md"
 
 
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.language == "python"], ids=lambda b: b.file or "snippet")
