@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from llamaburn.backends.base import Backend, ChatRequest
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.backends.openai import OpenAIBackend
-from llamaburn.compare import COMPARED, compare
+from llamaburn.compare import compare, compared
 from llamaburn.errors import BackendError, ConfigError
 from llamaburn.metrics import STATS, ServerTimings, measure_stream, stream_metrics, summarize
 from llamaburn.modality import Modality
@@ -476,6 +476,8 @@ def test_stream_metrics_of_any_server_numbers_have_no_nan(arrivals: list[float],
     assert not any(isinstance(value, float) and math.isnan(value) for value in metrics.values()), metrics
 
 
+TEXT_METRICS = load_registry().modality("text").metrics
+COMPARED = compared(TEXT_METRICS)
 STAT_VALUES = st.none() | st.booleans() | st.sampled_from([0, 0.0, math.nan, math.inf, -math.inf]) | st.floats() \
     | st.integers(-(10**15), 10**15)
 SUMMARIES = st.dictionaries(
@@ -493,16 +495,16 @@ def record(index: int, summary: dict[str, Any]) -> RunRecord:
 @settings(max_examples=200, deadline=None)
 @given(summaries=st.lists(SUMMARIES, min_size=2, max_size=6))
 def test_compare_of_zero_missing_nan_and_inf_values_has_no_nan(summaries: list[dict[str, Any]]) -> None:
-    comparison = compare([record(i, s) for i, s in enumerate(summaries)])
+    comparison = compare([record(i, s) for i, s in enumerate(summaries)], TEXT_METRICS)
     assert len(comparison.rows) == len(COMPARED)
-    for row, compared in zip(comparison.rows, COMPARED, strict=True):
+    for row, compared_row in zip(comparison.rows, COMPARED, strict=True):
         known = [(v, i) for i, v in enumerate(row.values) if v is not None]
         assert all(math.isfinite(v) for v, _ in known)
         assert all(d is None or not math.isnan(d) for d in row.diff_pct) and row.diff_pct[0] is None
         if not known:
             assert row.winner is None
             continue
-        best = (max if compared.direction == "higher" else min)(v for v, _ in known)
+        best = (max if compared_row.direction == "higher" else min)(v for v, _ in known)
         assert row.winner is not None and row.values[row.winner] == best
         if row.values[0] in (None, 0):
             assert row.diff_pct == [None] * len(summaries)  # a difference to nothing, or to zero, is not a number
