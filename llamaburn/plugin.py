@@ -29,6 +29,7 @@ from llamaburn.events import (
 from llamaburn.hookspecs import hookimpl
 from llamaburn.metrics import Chunk, Metric, ServerTimings, measure_stream, percentile
 from llamaburn.modality import Inputs, Modality, Target
+from llamaburn.uploads import upload_path
 
 __all__ = [
     "Backend",
@@ -56,4 +57,5 @@ __all__ = [
     "hookimpl",
     "measure_stream",
     "percentile",
+    "upload_path",
 ]

@@ -7,8 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
-from llamaburn.uploads import upload_path
+from llamaburn.plugin import Inputs, Metric, Modality, hookimpl, upload_path
 
 
 class ImageInputs(Inputs):
