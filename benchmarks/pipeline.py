@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks.clients import PROTOCOLS, Protocol, Request, backend_for, llamaburn_run, temp_store
+from benchmarks.clients import PROTOCOLS, Protocol, Request, backend_for, llamaburn_run, temp_store, text_modality
 from benchmarks.common import Row, Stat
 from benchmarks.servers import MODEL, ROOT, blast_server, fake_server
 from llamaburn.bus import Subscription
@@ -61,7 +61,7 @@ async def live_panel(subscription: Subscription) -> None:
 async def cli_progress(subscription: Subscription) -> None:
     """``llamaburn bench``'s progress printer (one write and flush per token), into /dev/null."""
     with open(os.devnull, "w") as sink:
-        await show_progress(subscription, sink)
+        await show_progress(subscription, sink, text_modality().metrics)
 
 
 Subscribers = tuple[Callable[[Subscription], Any], ...]

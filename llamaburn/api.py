@@ -36,7 +36,7 @@ from starlette.requests import ClientDisconnect
 
 from llamaburn.backends.base import Backend, usable_url
 from llamaburn.benchmark import Plan, default_backend, plan, resolve_model
-from llamaburn.compare import Comparison, compare
+from llamaburn.compare import Comparison, compare, metric_set
 from llamaburn.errors import BackendError, ComingSoonError, ConfigError, ModelNotFoundError, StoreError
 from llamaburn.events import (
     Cancelled,
@@ -536,7 +536,7 @@ async def compare_runs(
         raise invalid("query", "ids", f"give 2 to {MAX_COMPARED} comma-separated run ids, got {len(wanted)}")
     with engine_errors():
         runs = [await _stored(service, run_id) for run_id in wanted]
-    return compare(runs)
+    return compare(runs, metric_set(service.registry.modalities, runs))
 
 
 # Models and plugins

@@ -386,12 +386,14 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from llamaburn.compare import compare
+    from llamaburn.compare import compare, metric_set
+    from llamaburn.registry import load_registry
     from llamaburn.report import table
     from llamaburn.store import Store
 
     store = Store()
-    comparison = compare([store.get_run(run_id) for run_id in args.run_ids])
+    runs = [store.get_run(run_id) for run_id in args.run_ids]
+    comparison = compare(runs, metric_set(load_registry().modalities, runs))
     if args.json:
         _print_json(comparison.model_dump(mode="json"))
         return 0

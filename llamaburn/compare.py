@@ -17,7 +17,6 @@ from pydantic import BaseModel
 from llamaburn.errors import ConfigError
 from llamaburn.metrics import Metric
 from llamaburn.modality import Modality
-from llamaburn.registry import load_registry
 from llamaburn.store import RunRecord
 
 HEADLINE_STATS = (("avg", "mean", "Avg"), ("min", "min", "Min"), ("max", "max", "Max"))
@@ -116,16 +115,14 @@ def _diff_pct(first: float | None, other: float | None) -> float | None:
     return (other - first) / first * 100
 
 
-def compare(runs: list[RunRecord], metrics: Sequence[Metric] | None = None) -> Comparison:
-    """Compare ``runs`` by ``metrics``; by default by the metric sets their modalities declare, as installed.
+def compare(runs: list[RunRecord], metrics: Sequence[Metric]) -> Comparison:
+    """Compare ``runs`` by ``metrics``.
 
-    A face that holds a registry passes ``metric_set(registry.modalities, runs)``, so that it compares by the
-    modalities it shows.
+    Each face passes ``metric_set(registry.modalities, runs)`` from the registry it already holds, so that it
+    compares by the modalities it shows, and this module never loads plugins itself.
     """
     if len(runs) < 2:
         raise ConfigError(f"comparing needs at least two runs, got {len(runs)}")
-    if metrics is None:
-        metrics = metric_set(load_registry().modalities, runs)
     rows = []
     for row in compared(metrics):
         values = [_value(run, row) for run in runs]

@@ -39,7 +39,7 @@ def metric_line(values: dict[str, Any], metrics: Sequence[Metric]) -> str:
     return " | ".join(parts)
 
 
-async def show_progress(subscription: Subscription, out: TextIO, metrics: Sequence[Metric] = ()) -> None:
+async def show_progress(subscription: Subscription, out: TextIO, metrics: Sequence[Metric]) -> None:
     """Print a run's progress bar, its streaming text and each iteration's ``metrics`` as they arrive."""
     width = shutil.get_terminal_size((100, 20)).columns
     async for event in subscription:

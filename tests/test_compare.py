@@ -272,11 +272,12 @@ def test_metric_set_is_the_runs_modalities_metrics_in_order_each_once() -> None:
     assert metric_set(modalities, runs[3:]) == ()  # a plugin no longer installed: its metrics are unknown
 
 
-def test_by_default_runs_compare_by_their_installed_modality_metric_set() -> None:
-    text = load_registry().modality("text")
+def test_text_runs_compare_by_the_installed_text_modality_metric_set() -> None:
+    registry = load_registry()
+    text = registry.modality("text")
     runs = [make_run("run-a", summary(tps=1.0)), make_run("run-b", summary(tps=2.0), minutes=1)]
 
-    comparison = compare(runs)
+    comparison = compare(runs, metric_set(registry.modalities, runs))
 
     assert [r.key for r in comparison.rows] == [c.key for c in compared(text.metrics)]
     assert [r.key for r in comparison.rows][:4] == ["avg_tps", "min_tps", "max_tps", "avg_ttft_ms"]
