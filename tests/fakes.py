@@ -1,7 +1,9 @@
 """A fake model server speaking Ollama's and the OpenAI streaming protocols, for tests and benchmarks.
 
 It runs uvicorn on a real loopback port in a background thread, so a backend talks to it over TCP exactly
-as it talks to a real server, and its pacing runs on its own event loop, unaffected by the test's.
+as it talks to a real server, and its pacing runs on its own event loop, unaffected by the test's. The same
+app also answers through respx (``respx_routes``), in the client's process and without a socket, for tests
+that mock the backend at the httpx layer.
 Token ``i`` (thinking tokens first, then content) is due at ``start + ttft_s + i / tokens_per_s`` on the
 server's monotonic clock, and a chunk is sent when its last token is due, so rates are exact.
 """
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
+import respx
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -104,7 +108,7 @@ class FakeServer:
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        app = Starlette(routes=[
+        self.app = Starlette(routes=[
             Route("/api/chat", self._ollama_chat, methods=["POST"]),
             Route("/api/tags", self._ollama_tags),
             Route("/api/ps", self._ollama_tags),
@@ -113,7 +117,7 @@ class FakeServer:
             Route("/v1/chat/completions", self._openai_chat, methods=["POST"]),
             Route("/v1/models", self._openai_models),
         ])
-        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="off")
+        config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, args=([self._socket],), daemon=True)
 
@@ -142,6 +146,59 @@ class FakeServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
+
+    def respx_routes(self, router: respx.MockRouter) -> None:
+        """Answer every request for this server's URL in-process, through ``router``, instead of over TCP."""
+        router.route(url__startswith=self.url).mock(side_effect=self._over_respx)
+
+    async def _over_respx(self, request: httpx.Request) -> httpx.Response:
+        """Run the app on ``request`` as an ASGI task and stream its body messages as the response's.
+
+        The body is not buffered, so tokens still arrive paced, one chunk at a time; a dropped connection
+        surfaces as the error httpx raises for a truncated chunked body. Closing the response early (a
+        cancel) cancels the app's task, as a closed socket would.
+        """
+        messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
+            "scheme": request.url.scheme, "path": request.url.path, "raw_path": request.url.raw_path,
+            "query_string": request.url.query, "headers": [(k.lower(), v) for k, v in request.headers.raw],
+            "client": ("127.0.0.1", 1), "server": (request.url.host, request.url.port),
+        }
+        pending = [{"type": "http.request", "body": request.content, "more_body": False}]
+
+        async def receive() -> dict[str, Any]:
+            if pending:
+                return pending.pop()
+            await asyncio.Event().wait()  # the client never disconnects on its own: closing cancels the task
+            raise AssertionError("unreachable")
+
+        async def serve() -> None:
+            try:
+                await self.app(scope, receive, messages.put)
+            except _DroppedConnection:
+                await messages.put({"type": "dropped"})
+
+        task = asyncio.create_task(serve())
+        start = await messages.get()
+        if start["type"] != "http.response.start":
+            raise httpx.RemoteProtocolError("server disconnected without sending a response")
+
+        async def body() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    message = await messages.get()
+                    if message["type"] == "dropped":
+                        raise httpx.RemoteProtocolError("peer closed connection without sending complete "
+                                                        "message body (incomplete chunked read)")
+                    if message.get("body"):
+                        yield message["body"]
+                    if not message.get("more_body"):
+                        return
+            finally:
+                task.cancel()
+
+        return httpx.Response(start["status"], headers=start["headers"], content=body())
 
     async def _record(self, request: Request) -> Any:
         body = await request.json() if request.method == "POST" else None

@@ -1,4 +1,5 @@
-"""Every panel and flow of the app, through NiceGUI's simulated `user`, against a real fake Ollama server."""
+"""Every panel and flow of the app, through NiceGUI's simulated `user`, against the fake Ollama server, twice:
+over a real loopback socket, and mocked by respx at the httpx layer (the same protocol fixture, in-process)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
+import respx
 from nicegui import ui
 from nicegui.testing import User
 from pydantic import Field
@@ -23,9 +26,16 @@ from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 OTHER_MODEL = "qwen3:4b"
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeServer]:
-    with FakeServer(Script(tokens=20, ttft_s=0.01, tokens_per_s=400), models=[DEFAULT_MODEL, OTHER_MODEL]) as server:
+@pytest.fixture(params=["socket", "respx"])
+def fake(request: pytest.FixtureRequest) -> Iterator[FakeServer]:
+    server = FakeServer(Script(tokens=20, ttft_s=0.01, tokens_per_s=400), models=[DEFAULT_MODEL, OTHER_MODEL])
+    if request.param == "socket":
+        with server:
+            yield server
+        return
+    with respx.mock(assert_all_called=False) as router:  # the server is never started: no socket listens
+        server.respx_routes(router)
+        router.route(host="127.0.0.1", port=9).mock(side_effect=httpx.ConnectError)  # nothing listens there
         yield server
 
 
@@ -255,7 +265,8 @@ async def test_compare_two_models_shows_the_engine_table_and_charts(app_user: Us
     assert element(app_user, "compare-button").enabled
     app_user.find(marker="compare-button").click()
     await app_user.should_see(f"Comparison: {OTHER_MODEL} vs {DEFAULT_MODEL}")
-    expected = compare([app_user.service.store.get_run(r["id"]) for r in rows])  # type: ignore[attr-defined]
+    runs = [app_user.service.store.get_run(r["id"]) for r in rows]  # type: ignore[attr-defined]
+    expected = compare(runs, load_registry().modality("text").metrics)
     tps = next(row for row in expected.rows if row.key == "avg_tps")
     assert tps.diff_pct[1] is not None
     assert text(app_user, "diff-avg_tps-1") == f"{tps.diff_pct[1]:+.1f}%"
@@ -411,7 +422,7 @@ async def test_a_plugin_modality_shows_its_own_metrics_in_results_live_history_a
     log_lines = [label.text for label in element(count_user, "event-log").descendants()]
     assert "iteration 5 complete: Words/s 80.0 w/s | Wait 12.5 ms | Words 8" in log_lines
     # History: the headline (first) metric.
-    await until(lambda: len(element(count_user, "history-table").rows) == 2)
+    await until(lambda: [r["status"] for r in element(count_user, "history-table").rows] == ["completed"] * 2)
     rows = element(count_user, "history-table").rows
     assert [(r["metric"], r["value"]) for r in rows] == [("Words/s (w/s)", 80.0), ("Words/s (w/s)", 40.0)]
     # Comparison: its metrics, winners by their directions, its charts and trend.
@@ -433,3 +444,4 @@ async def test_a_plugin_modality_shows_its_own_metrics_in_results_live_history_a
         "words_per_s": "Words/s (w/s)", "wait_ms": "Wait (ms)", "words": "Words"}
     trend = element(count_user, "trend-chart").options
     assert trend["series"][0]["name"] == "Words/s (w/s)" and trend["series"][0]["data"] == [40.0, 80.0]
+
