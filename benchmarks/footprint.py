@@ -5,10 +5,16 @@ SQLite file) against tests/fakes.py's server in another process. ``os.wait4`` gi
 system), /proc's ``VmHWM`` its peak RSS. Start-up (imports, registry, store) is paid once per command,
 so the steady-state cost is the difference between a K-iteration and a 1-iteration run:
 (cpu_K - cpu_1) / (wall_K - wall_1).
+
+Two floors put that figure in proportion on the machine at hand: the same stream read by the minimal
+reference client (raw httpx, one keep-alive connection, no bus, no store), and an asyncio timer wake-up
+that does nothing, whose cost is the kernel's and the event loop's, paid once per chunk by any client.
+Both are thread CPU time (``CLOCK_THREAD_CPUTIME_ID``) of this process's event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -18,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from benchmarks.clients import ReferenceClient, Request
 from benchmarks.common import Row, Stat
 from benchmarks.servers import MODEL, fake_server
 
@@ -83,6 +90,27 @@ def measure(tokens: int, iterations: int, repeats: int) -> tuple[list[Usage], li
     return ones, manys
 
 
+async def floors(tokens: int, repeats: int) -> tuple[list[float], list[float]]:
+    """The reference client's CPU as % of a core at 50 tok/s, and the CPU ms of one idle timer wake-up."""
+    reference_pct, wake_ms = [], []
+    request = Request(model=MODEL, prompt="hi", max_tokens=tokens)
+    with fake_server(tokens=tokens, tokens_per_s=RATE) as server:
+        client = ReferenceClient(server.url, "ollama")
+        try:
+            await client.measure(Request(model=MODEL, prompt="hi", max_tokens=10))  # connect once
+            for _ in range(repeats):
+                cpu, wall = time.thread_time(), time.perf_counter()
+                await client.measure(request)
+                reference_pct.append((time.thread_time() - cpu) / (time.perf_counter() - wall) * 100)
+                cpu, wakes = time.thread_time(), 100
+                for _ in range(wakes):
+                    await asyncio.sleep(1 / RATE)
+                wake_ms.append((time.thread_time() - cpu) / wakes * 1000)
+        finally:
+            await client.aclose()
+    return reference_pct, wake_ms
+
+
 def rows(tokens: int, iterations: int, ones: list[Usage], manys: list[Usage]) -> list[Row]:
     steady_pct = [(m.cpu_s - o.cpu_s) / (m.wall_s - o.wall_s) * 100 for o, m in zip(ones, manys, strict=True)]
     per_1k_steady = [(m.cpu_s - o.cpu_s) / ((iterations - 1) * tokens) * 1000 for o, m in zip(ones, manys, strict=True)]
@@ -104,4 +132,11 @@ def rows(tokens: int, iterations: int, ones: list[Usage], manys: list[Usage]) ->
 def run(quick: bool) -> list[Row]:
     tokens, iterations, repeats = (100, 3, 1) if quick else (250, 5, 3)
     ones, manys = measure(tokens, iterations, repeats)
-    return rows(tokens, iterations, ones, manys)
+    reference_pct, wake_ms = asyncio.run(floors(tokens, repeats))
+    return [
+        *rows(tokens, iterations, ones, manys),
+        Row(SECTION, f"floor: reference httpx client reading the same {tokens}-token stream at 50 tok/s, CPU",
+            Stat.of(reference_pct), "% of a core"),
+        Row(SECTION, "floor: one idle asyncio timer wake-up, CPU (paid once per chunk by any client)",
+            Stat.of(wake_ms), "ms"),
+    ]

@@ -52,6 +52,12 @@ def test_bench_footprint_at_50_tokens_per_second() -> None:
     assert rss.median < 400, f"`llamaburn bench` peaked at {rss.median:.0f} MiB"
 
 
+async def test_footprint_floors_are_measured() -> None:
+    reference_pct, wake_ms = await footprint.floors(tokens=25, repeats=1)
+    assert 0 < reference_pct[0] < 50, f"the bare httpx client used {reference_pct[0]:.1f}% of a core at 50 tok/s"
+    assert 0 < wake_ms[0] < 20, f"an idle wake-up cost {wake_ms[0]:.2f} ms of CPU"
+
+
 def test_history_on_500_runs() -> None:
     timings, size_mib, _ = history.measure(runs=500, iterations=10, repeats=10)
     assert timings["list page of 50 (CLI / API default)"].median < 500
