@@ -201,7 +201,8 @@ def _mean(values: list[float]) -> float:
     try:
         return statistics.fmean(values)
     except OverflowError:  # the sum of values near the float maximum overflows; their mean does not
-        return math.fsum(value / len(values) for value in values)
+        scale = max(abs(value) for value in values)  # not fsum of value / n: its partial sums can overflow too
+        return scale * statistics.fmean([value / scale for value in values])
 
 
 def _stdev(values: list[float]) -> float:

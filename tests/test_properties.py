@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import sys
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -437,6 +438,7 @@ def test_summarize_skips_unknown_values_and_gives_finite_statistics(iterations: 
 @given(iterations=st.lists(st.dictionaries(METRIC_NAMES, st.floats(allow_nan=False), max_size=3), max_size=6))
 @example(iterations=[{"output_tokens": 1e308}, {"output_tokens": 1e308}])
 @example(iterations=[{"tps": -1.7e308}, {"tps": 1.7e308}, {"tps": 1.7e308}])
+@example(iterations=[{"tps": sys.float_info.max}] * 3)  # fsum of max / 3, three times, overflowed rounding up
 def test_summarize_of_any_float_gives_finite_statistics(iterations: list[dict[str, Any]]) -> None:
     assert_finite_stats(summarize(iterations))
 
