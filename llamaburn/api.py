@@ -37,7 +37,14 @@ from starlette.requests import ClientDisconnect
 from llamaburn.backends.base import Backend, usable_url
 from llamaburn.benchmark import Plan, default_backend, plan, resolve_model
 from llamaburn.compare import Comparison, compare, metric_set
-from llamaburn.errors import BackendError, ComingSoonError, ConfigError, ModelNotFoundError, StoreError
+from llamaburn.errors import (
+    BackendError,
+    ComingSoonError,
+    ConfigError,
+    ModelNotFoundError,
+    RunInProgressError,
+    StoreError,
+)
 from llamaburn.events import (
     Cancelled,
     Complete,
@@ -52,7 +59,7 @@ from llamaburn.modality import Modality
 from llamaburn.modelinfo import ModelInfo
 from llamaburn.registry import PluginInfo, Registry
 from llamaburn.runner import Run
-from llamaburn.service import BenchmarkService, RunInProgressError
+from llamaburn.service import BenchmarkService
 from llamaburn.store import RunRecord
 from llamaburn.uploads import Kind, Uploads, UploadTooLargeError, UploadTypeError, too_large
 

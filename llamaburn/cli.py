@@ -175,6 +175,7 @@ async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, st
     from llamaburn.recorder import Recorder
     from llamaburn.report import show_progress, summary_table
     from llamaburn.runner import Run
+    from llamaburn.server_lock import ServerLock
     from llamaburn.system import snapshot
 
     backend = await open_backend(registry, checked.backend, checked.url, args.api_key, args.read_timeout)
@@ -192,19 +193,20 @@ async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, st
             await model_infos.aclose()
         run = Run(checked.modality, checked.inputs, Target(backend, model))
         config = run_config(checked, backend, model)
-        recorder = Recorder(store, run, backend.name, config, system, info) if store else None
-        progress: asyncio.Task[None] | None = None
-        if not args.quiet:
-            progress = asyncio.create_task(show_progress(run.bus.subscribe(), sys.stderr, run.modality.metrics))
-        loop = asyncio.get_running_loop()
-        with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C interrupts without a graceful cancel
-            loop.add_signal_handler(signal.SIGINT, run.cancel)
-        await run.execute()
-        with contextlib.suppress(NotImplementedError):
-            loop.remove_signal_handler(signal.SIGINT)
-        for task in (progress, recorder.task if recorder else None):
-            if task is not None:
-                await task
+        with ServerLock(backend.label, backend.url, run.id):  # refused before anything is stored
+            recorder = Recorder(store, run, backend.name, config, system, info) if store else None
+            progress: asyncio.Task[None] | None = None
+            if not args.quiet:
+                progress = asyncio.create_task(show_progress(run.bus.subscribe(), sys.stderr, run.modality.metrics))
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C interrupts without a graceful cancel
+                loop.add_signal_handler(signal.SIGINT, run.cancel)
+            await run.execute()
+            with contextlib.suppress(NotImplementedError):
+                loop.remove_signal_handler(signal.SIGINT)
+            for task in (progress, recorder.task if recorder else None):
+                if task is not None:
+                    await task
     finally:
         await backend.aclose()
     if args.json:

@@ -27,6 +27,15 @@ class StoreError(LlamaBurnError):
     """The history database could not be opened, read or written."""
 
 
+class RunInProgressError(ConfigError):
+    """The model server already has a run in progress, in this process or another; ``run_id`` names it.
+    Two runs on one server would measure each other, so the second is refused, never started."""
+
+    def __init__(self, message: str, run_id: str) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+
+
 class UploadError(ConfigError):
     """An uploaded file, or a modality's file field, was refused: too large, of the wrong type, or outside
     the uploads directory. Nothing was stored or read."""

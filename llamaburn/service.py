@@ -14,17 +14,19 @@ from typing import Any
 
 from llamaburn.backends.base import Backend, ModelEntry
 from llamaburn.benchmark import Plan, default_backend, resolve_model, run_config
-from llamaburn.errors import ConfigError, LlamaBurnError
+from llamaburn.errors import ConfigError, LlamaBurnError, RunInProgressError
 from llamaburn.modality import Target
 from llamaburn.modelinfo import ModelInfo, ModelInfoService
 from llamaburn.recorder import Recorder
 from llamaburn.registry import Registry
 from llamaburn.runner import Run
+from llamaburn.server_lock import ServerLock
 from llamaburn.store import Store
 from llamaburn.system import snapshot
 
 log = logging.getLogger(__name__)
 KEPT_RUNS = 20  # finished runs kept in memory, so a late SSE client can still replay them
+LOCK_POLL_S = 0.25  # how often a queued run asks again for a server another process is measuring
 
 
 async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
@@ -36,15 +38,12 @@ async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
             task.cancel()
 
 
-class RunInProgressError(ConfigError):
-    """A backend already has a run in progress; ``run_id`` names it."""
-
-    def __init__(self, run: Run) -> None:
-        super().__init__(
-            f"a run is already in progress on {run.target.backend.label} at "
-            f"{run.target.backend.url} ({run.id}): wait for it or cancel it"
-        )
-        self.run_id = run.id
+def _busy(run: Run) -> RunInProgressError:
+    backend = run.target.backend
+    return RunInProgressError(
+        f"a run is already in progress on {backend.label} at {backend.url} ({run.id}): wait for it or cancel it",
+        run.id,
+    )
 
 
 class BenchmarkService:
@@ -99,21 +98,25 @@ class BenchmarkService:
     ) -> Run:
         """Start a run in the background and return it at once; subscribe to ``run.bus`` to follow it.
 
-        One run at a time per backend, since two runs on one server would measure each other: a busy
-        backend raises ``RunInProgressError``, unless ``queue``, when the run waits for those before it.
+        One run at a time per server, since two runs on one server would measure each other: a busy
+        backend, or a server another llamaburn process is measuring (``ServerLock``), raises
+        ``RunInProgressError``, unless ``queue``, when the run waits for those before it.
         ``announce`` tells the ``on_run_announced`` listeners (open pages) about a run nobody is watching,
         one started over the API.
         """
         backend = await self.backend(plan.backend, plan.url, api_key)
         if not queue and (busy := self.active(backend)) is not None:
-            raise RunInProgressError(busy)
+            raise _busy(busy)
         model = await resolve_model(backend, plan.model)
         info = await self.model_info(backend, model)
         run = Run(plan.modality, plan.inputs, Target(backend, model))
         if not queue and (busy := self.active(backend)) is not None:  # taken while we awaited the model
-            raise RunInProgressError(busy)
+            raise _busy(busy)
+        lock = ServerLock(backend.label, backend.url, run.id)
+        if not queue:
+            lock.acquire()
         self.runs[run.id] = run  # no await since the check: nothing else can take the backend meanwhile
-        task = asyncio.create_task(self._execute(run, plan, info.model_dump(mode="json")))
+        task = asyncio.create_task(self._execute(run, plan, info.model_dump(mode="json"), lock))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if announce:
@@ -121,11 +124,16 @@ class BenchmarkService:
                 listener(run)
         return run
 
-    async def _execute(self, run: Run, plan: Plan, info: dict[str, Any]) -> None:
+    async def _execute(self, run: Run, plan: Plan, info: dict[str, Any], lock: ServerLock) -> None:
         backend = run.target.backend
         try:
             while (ahead := self.ahead(run)) is not None and not run.cancel_requested.is_set():
                 await _first_of(ahead.done.wait(), run.cancel_requested.wait())
+            while not lock.held and not run.cancel_requested.is_set():  # queued behind another process
+                try:
+                    lock.acquire()
+                except RunInProgressError:
+                    await _first_of(asyncio.sleep(LOCK_POLL_S), run.cancel_requested.wait())
             try:
                 version = await backend.version()
             except LlamaBurnError:
@@ -147,6 +155,7 @@ class BenchmarkService:
                 run.fail(f"the run could not start: {type(exc).__name__}: {exc}")
                 run.done.set()
         finally:
+            lock.release()
             self._prune()
             self._history_changed()
 

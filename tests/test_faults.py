@@ -49,13 +49,13 @@ from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.benchmark import plan, resolve_model, run_config
 from llamaburn.bus import EventBus
 from llamaburn.cli import main
-from llamaburn.errors import BackendError, ModelNotFoundError
+from llamaburn.errors import BackendError, ModelNotFoundError, RunInProgressError
 from llamaburn.events import Event, IterationComplete, IterationStart, Token, Warmup
 from llamaburn.modality import Target
 from llamaburn.recorder import Recorder
 from llamaburn.registry import Registry, load_registry
 from llamaburn.runner import Run
-from llamaburn.service import BenchmarkService, RunInProgressError
+from llamaburn.service import BenchmarkService
 from llamaburn.store import Store
 from llamaburn.system import snapshot
 from llamaburn.ui.page import MainPage
@@ -1028,11 +1028,12 @@ async def test_two_runs_at_once_ui(
     await refused[0].succeeds()
 
 
-def test_two_runs_at_once_cli_is_not_guarded(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
-    """Two ``llamaburn bench`` processes on one server both run: the one-run-per-backend rule lives in the
-    app's service, and no lock spans processes (a gap reported in docs/reliability.md), but history keeps
-    both runs whole, in one SQLite file (WAL)."""
-    server.arm(*[PACED] * 200)  # 80 ms a request for both: the first run's 30 iterations outlast the second run
+def test_two_runs_at_once_from_two_cli_processes_the_second_is_refused(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A second ``llamaburn bench`` process on a server the first is measuring is refused at once, naming the
+    first run and its process (the server's lock), stores nothing, and the first run goes on undisturbed."""
+    server.arm(*[PACED] * 200)  # 80 ms a request: the first run's 30 iterations outlast the second attempt
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
     first = subprocess.Popen([sys.executable, "-m", "llamaburn", *bench_args("ollama", server.url, 30, 0)],
                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -1042,14 +1043,19 @@ def test_two_runs_at_once_cli_is_not_guarded(server: Server, capsys: pytest.Capt
         while not (store.list_runs() and server.chats) and time.monotonic() < deadline:
             time.sleep(0.02)
         [running] = store.list_runs()
+        chats = len(server.chats)
         code, result, err = cli(capsys, *bench_args("ollama", server.url))  # while the first one streams
-        assert code == 0 and result is not None and result["status"] == "completed", err
+        assert code == 2 and result is None
+        assert_one_error_line(err, f"a run is already in progress on Ollama at {server.url} (run {running.id}, "
+                                   f"in another llamaburn process, pid {first.pid}): wait for it or cancel it")
+        assert [run.id for run in store.list_runs()] == [running.id]  # the refused run was never stored
+        assert len({r.client_port for r in server.chats[chats:]}) == 1  # only the first client measured since
         assert store.get_run(running.id).status == "running"
-        assert len({r.client_port for r in server.chats}) >= 2  # two clients measured one server at once
     finally:
         first.send_signal(signal.SIGINT)
         assert first.wait(timeout=30) == 130
-    assert {run.status for run in Store().list_runs()} == {"completed", "cancelled"}
+    assert [run.status for run in Store().list_runs()] == ["cancelled"]
+    cli_succeeds(capsys, "ollama", server.url)  # the lock went with the first process
 
 
 # Neighbours of the matrix: what a server says besides its chat stream

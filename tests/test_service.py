@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from llamaburn.benchmark import Plan, plan
-from llamaburn.errors import ConfigError
+from llamaburn.errors import ConfigError, RunInProgressError
 from llamaburn.registry import load_registry
-from llamaburn.service import BenchmarkService, RunInProgressError
+from llamaburn.service import BenchmarkService
 from llamaburn.store import Store
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
