@@ -35,7 +35,7 @@ def fake(request: pytest.FixtureRequest) -> Iterator[FakeServer]:
         return
     with respx.mock(assert_all_called=False) as router:  # the server is never started: no socket listens
         server.respx_routes(router)
-        router.route(host="127.0.0.1", port=9).mock(side_effect=httpx.ConnectError)  # nothing listens there
+        router.route().mock(side_effect=httpx.ConnectError)  # nothing else listens: Hugging Face, other ports
         yield server
 
 
@@ -445,3 +445,26 @@ async def test_a_plugin_modality_shows_its_own_metrics_in_results_live_history_a
     trend = element(count_user, "trend-chart").options
     assert trend["series"][0]["name"] == "Words/s (w/s)" and trend["series"][0]["data"] == [40.0, 80.0]
 
+
+
+async def test_an_api_key_reaches_the_server_and_is_stored_masked(app_user: User, fake: FakeServer) -> None:
+    key = "sk-test-4f9c2a"
+    await app_user.should_not_see(marker="backend-api-key")  # Ollama takes no key
+    with app_user:
+        element(app_user, "backend-select").value = "openai"
+    await app_user.should_see(marker="backend-api-key")
+    with app_user:
+        element(app_user, "backend-url").value = fake.url
+        element(app_user, "backend-api-key").value = key
+    app_user.find(marker="backend-api-key").trigger("keydown.enter")
+    await until(lambda: text(app_user, "backend-status") == "connected · 2 models")
+    assert element(app_user, "backend-api-key").props["type"] == "password"
+    await run(app_user, iterations=1)
+    assert text(app_user, "live-progress") == "Complete"
+    sent = [r for r in fake.requests if r.path in ("/v1/models", "/v1/chat/completions")]
+    assert {r.path for r in sent} == {"/v1/models", "/v1/chat/completions"}
+    assert all(r.headers["authorization"] == f"Bearer {key}" for r in sent)
+    [stored] = app_user.service.store.list_runs()  # type: ignore[attr-defined]
+    assert stored.backend == "openai" and stored.config["api_key"] == "***"
+    assert key not in stored.model_dump_json() and all(key not in label.text for label in
+                                                       element(app_user, "event-log").descendants())

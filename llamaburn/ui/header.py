@@ -13,6 +13,7 @@ from llamaburn.modelinfo import ModelInfo
 from llamaburn.service import BenchmarkService
 
 URL_PLACEHOLDERS = {"ollama": "http://127.0.0.1:11434 (or OLLAMA_HOST)", "openai": "http://127.0.0.1:8080"}
+KEYED = ("openai",)  # the backends whose servers may want an API key (vLLM --api-key, LM Studio, hosted)
 INFO_FIELDS = (
     ("Size", "parameter_size"),
     ("Quant", "quantization"),
@@ -41,6 +42,10 @@ class BackendBar:
             self.url = ui.input("URL").classes("min-w-[18rem]").props("dense clearable").mark("backend-url")
             self.url.on("keydown.enter", self.connect)
             self.url.on("blur", self.connect)
+            self.api_key = ui.input("API key (optional)", password=True, password_toggle_button=True)
+            self.api_key.classes("min-w-[12rem]").props("dense clearable").mark("backend-api-key")
+            self.api_key.on("keydown.enter", self.connect)
+            self.api_key.on("blur", self.connect)
             self.status = ui.badge("not connected", color="grey").mark("backend-status")
             self.model = ui.select([], label="Model", on_change=self.show_info).classes("min-w-[16rem]")
             self.model.mark("model-select")
@@ -61,11 +66,12 @@ class BackendBar:
         if name is None:
             return
         self.url.set_visibility(name in URL_PLACEHOLDERS)
+        self.api_key.set_visibility(name in KEYED)
         self.url.props(f'placeholder="{URL_PLACEHOLDERS.get(name, "")}"')
         self.status.set_text("connecting…")
         self.status.props("color=grey")
         try:
-            self.backend = await self.service.backend(name, self.url.value or None)
+            self.backend = await self.service.backend(name, self.url.value or None, self.key())
             entries = await self.backend.models()
         except LlamaBurnError as exc:
             self.backend = None
@@ -78,6 +84,10 @@ class BackendBar:
         self.status.props("color=positive")
         self.model.set_options(list(self.entries))
         self.model.set_value(entries[0].id if entries else None)
+
+    def key(self) -> str | None:
+        """The API key for the selected backend; never shown, logged or stored in clear (runs keep ``***``)."""
+        return (self.api_key.value or None) if self.kind.value in KEYED else None
 
     def _fail(self, message: str) -> None:
         self.status.set_text("unreachable")

@@ -99,7 +99,7 @@ class MainPage:
                 bar.url.value or None,
                 bar.model.value,
             )
-            run = await self.service.start(checked)
+            run = await self.service.start(checked, bar.key())
         except LlamaBurnError as exc:
             self.live.log.push(f"error: {exc}")
             ui.notify(str(exc), type="negative", multi_line=True)
