@@ -18,16 +18,15 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal
 
+from llamaburn.data_dir import data_dir
 from llamaburn.errors import RunInProgressError
 
 log = logging.getLogger(__name__)
 
 
 def locks_dir() -> Path:
-    """``<data dir>/locks``: the data directory is the history database's (platformdirs, so XDG_DATA_HOME)."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("llamaburn", appauthor=False)) / "locks"
+    """``<data dir>/locks``, beside the history database."""
+    return data_dir() / "locks"
 
 
 def _try_lock(file: IO[str]) -> bool:

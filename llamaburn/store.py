@@ -13,13 +13,13 @@ import sys
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, Column, Engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, func, select
 
+from llamaburn.data_dir import data_dir
 from llamaburn.errors import ConfigError, StoreError
 
 ENV_URL = "LLAMABURN_DB_URL"
@@ -87,9 +87,7 @@ MIGRATIONS: list[Callable[[Engine], None]] = [_create_v1, _model_info_v2]
 
 
 def default_url() -> str:
-    from platformdirs import user_data_dir
-
-    directory = Path(user_data_dir("llamaburn", appauthor=False))
+    directory = data_dir()
     directory.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{directory / 'llamaburn.db'}"
 

@@ -23,6 +23,7 @@ from typing import Literal, get_args
 
 from pydantic import AfterValidator
 
+from llamaburn.data_dir import data_dir
 from llamaburn.errors import UploadError
 
 Kind = Literal["image", "audio", "video", "graphics3d"]
@@ -158,10 +159,8 @@ ACCEPTED: dict[Kind, str] = {
 
 
 def uploads_dir() -> Path:
-    """``<data dir>/uploads``: the data directory is the history database's (platformdirs, so XDG_DATA_HOME)."""
-    from platformdirs import user_data_dir
-
-    return Path(user_data_dir("llamaburn", appauthor=False)) / "uploads"
+    """``<data dir>/uploads``, beside the history database."""
+    return data_dir() / "uploads"
 
 
 def check_kind(kind: str) -> Kind:
