@@ -31,8 +31,10 @@ class RunInProgressError(ConfigError):
     """The model server already has a run in progress, in this process or another; ``run_id`` names it.
     Two runs on one server would measure each other, so the second is refused, never started."""
 
-    def __init__(self, message: str, run_id: str) -> None:
-        super().__init__(message)
+    def __init__(self, label: str, url: str, run_id: str, pid: object = None) -> None:
+        """``pid`` names the other process holding the server; ``None`` when the run is in this one."""
+        where = run_id if pid is None else f"run {run_id}, in another llamaburn process, pid {pid}"
+        super().__init__(f"a run is already in progress on {label} at {url} ({where}): wait for it or cancel it")
         self.run_id = run_id
 
 

@@ -101,11 +101,7 @@ class ServerLock:
         except OSError:  # Windows: a locked region cannot be read
             holder = _holder("")
         file.close()
-        return RunInProgressError(
-            f"a run is already in progress on {self.label} at {self.url} (run {holder['run_id']}, in "
-            f"another llamaburn process, pid {holder['pid']}): wait for it or cancel it",
-            str(holder["run_id"]),
-        )
+        return RunInProgressError(self.label, self.url, str(holder["run_id"]), holder["pid"])
 
     def release(self) -> None:
         """Closing the file releases the lock; the file stays, so no other process races its removal."""

@@ -39,11 +39,7 @@ async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
 
 
 def _busy(run: Run) -> RunInProgressError:
-    backend = run.target.backend
-    return RunInProgressError(
-        f"a run is already in progress on {backend.label} at {backend.url} ({run.id}): wait for it or cancel it",
-        run.id,
-    )
+    return RunInProgressError(run.target.backend.label, run.target.backend.url, run.id)
 
 
 class BenchmarkService:
