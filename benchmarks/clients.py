@@ -22,12 +22,12 @@ import httpx
 from llamaburn.backends.base import Backend
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.backends.openai import OpenAIBackend
-from llamaburn.bus import Subscription
-from llamaburn.modality import Modality, Target
-from llamaburn.recorder import Recorder
-from llamaburn.registry import load_registry
-from llamaburn.runner import Run
-from llamaburn.store import Store
+from llamaburn.engine.bus import Subscription
+from llamaburn.engine.modality import Modality, Target
+from llamaburn.engine.registry import load_registry
+from llamaburn.engine.runner import Run
+from llamaburn.storage.recorder import Recorder
+from llamaburn.storage.store import Store
 
 Protocol = Literal["ollama", "openai"]
 PROTOCOLS: tuple[Protocol, ...] = ("ollama", "openai")

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from llamaburn.metrics import percentile
+from llamaburn.engine.metrics import percentile
 
 
 @dataclass(frozen=True, slots=True)

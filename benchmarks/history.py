@@ -20,10 +20,10 @@ from typing import Any
 from sqlalchemy import insert
 
 from benchmarks.common import Row, Stat
-from llamaburn.compare import compare, metric_set
-from llamaburn.metrics import summarize
-from llamaburn.registry import load_registry
-from llamaburn.store import IterationRecord, RunRecord, Store
+from llamaburn.engine.metrics import summarize
+from llamaburn.engine.registry import load_registry
+from llamaburn.service.compare import compare, metric_set
+from llamaburn.storage.store import IterationRecord, RunRecord, Store
 
 SECTION = "5. History"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

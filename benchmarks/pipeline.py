@@ -29,10 +29,10 @@ from typing import Any
 from benchmarks.clients import PROTOCOLS, Protocol, Request, backend_for, llamaburn_run, temp_store, text_modality
 from benchmarks.common import Row, Stat
 from benchmarks.servers import MODEL, ROOT, blast_server, fake_server
-from llamaburn.bus import Subscription
-from llamaburn.events import TERMINAL_TYPES, IterationStart, Token, Warmup
-from llamaburn.metrics import percentile
-from llamaburn.report import show_progress
+from llamaburn.cli.report import show_progress
+from llamaburn.engine.bus import Subscription
+from llamaburn.engine.events import TERMINAL_TYPES, IterationStart, Token, Warmup
+from llamaburn.engine.metrics import percentile
 
 SECTION = "3. Pipeline"
 UI_REFRESH_S = 0.1  # llamaburn/ui/live.py's REFRESH_S

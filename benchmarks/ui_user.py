@@ -25,12 +25,12 @@ from nicegui.testing import User
 
 from benchmarks.common import Stat
 from benchmarks.servers import blast_server, fake_server
-from llamaburn.metrics import percentile
-from llamaburn.registry import load_registry
-from llamaburn.runner import Run
-from llamaburn.service import BenchmarkService
-from llamaburn.store import Store
-from llamaburn.ui.app import register_pages
+from llamaburn.engine.metrics import percentile
+from llamaburn.engine.registry import load_registry
+from llamaburn.engine.runner import Run
+from llamaburn.server import register_pages
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.storage.store import Store
 
 OUT = os.environ.get("LLAMABURN_UI_BENCH_OUT", "")
 TOKENS = int(os.environ.get("LLAMABURN_UI_BENCH_TOKENS", "50000"))

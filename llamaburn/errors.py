@@ -41,3 +41,18 @@ class RunInProgressError(ConfigError):
 class UploadError(ConfigError):
     """An uploaded file, or a modality's file field, was refused: too large, of the wrong type, or outside
     the uploads directory. Nothing was stored or read."""
+
+
+class InputsError(ConfigError):
+    """A request's inputs were refused. ``problems`` holds each one as ``(field path, message)``, so the CLI
+    prints them as one line and the API answers a 422 whose ``loc`` names each field, with no re-validation."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = problems
+        lines = (f"{'.'.join(str(part) for part in loc) or 'input'}: {message}" for loc, message in problems)
+        super().__init__("; ".join(lines))
+
+
+class CapabilityError(ConfigError):
+    """The chosen backend or model lacks a capability the modality needs (vision, transcription...).
+    Raised before any request is sent, so nothing is stored."""

@@ -13,9 +13,8 @@ A minimal modality plugin::
         register(MyModality())
 """
 
-from llamaburn.backends.base import Backend, ChatRequest, ModelEntry
-from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError
-from llamaburn.events import (
+from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ServerTimings
+from llamaburn.engine.events import (
     Cancelled,
     Complete,
     Error,
@@ -26,10 +25,11 @@ from llamaburn.events import (
     Warmup,
     WarmupComplete,
 )
+from llamaburn.engine.metrics import Metric, measure_stream, percentile
+from llamaburn.engine.modality import Inputs, Modality, Target
+from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError
 from llamaburn.hookspecs import hookimpl
-from llamaburn.metrics import Chunk, Metric, ServerTimings, measure_stream, percentile
-from llamaburn.modality import Inputs, Modality, Target
-from llamaburn.uploads import upload_path
+from llamaburn.storage.uploads import upload_path
 
 __all__ = [
     "Backend",

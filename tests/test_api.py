@@ -26,11 +26,11 @@ from fastapi.routing import APIRoute
 from httpx_sse import aconnect_sse
 from hypothesis import HealthCheck, settings
 
-from llamaburn.api import HEARTBEAT_S, RUN_ID_HEADER, router
-from llamaburn.auth import TokenAuth
-from llamaburn.registry import load_registry
-from llamaburn.service import BenchmarkService
-from llamaburn.store import IterationRecord, RunRecord, Store
+from llamaburn.api.auth import TokenAuth
+from llamaburn.api.routes import HEARTBEAT_S, RUN_ID_HEADER, router
+from llamaburn.engine.registry import load_registry
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.storage.store import IterationRecord, RunRecord, Store
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
 ANSWER = ["Hello", ",", " world", "!"]
@@ -82,7 +82,7 @@ class LiveApp:
 def no_real_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may reach a real Ollama or start the embedded server: the default backend is then missing."""
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens on the discard port
-    monkeypatch.setattr("llamaburn.benchmark.embedded_installed", lambda: False)
+    monkeypatch.setattr("llamaburn.service.assembly.embedded_installed", lambda: False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # model info asks Hugging Face: refused at once
 
 
@@ -244,7 +244,7 @@ async def test_last_event_id_resumes_after_that_event(client: httpx.AsyncClient,
 async def test_a_quiet_stream_sends_keep_alive_comments(
     client: httpx.AsyncClient, fake: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llamaburn.api.HEARTBEAT_S", 0.05)
+    monkeypatch.setattr("llamaburn.api.routes.HEARTBEAT_S", 0.05)
     fake.script = Script(tokens=ANSWER, stall_s=0.5, stall_after=1)
     run_id = await start(client, run_body(fake, iterations=1, warmup=0))
     response = await client.get(f"/api/benchmark/{run_id}/stream")

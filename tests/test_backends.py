@@ -15,11 +15,11 @@ import httpx
 import pytest
 import respx
 
-from llamaburn.backends.base import Backend, ChatRequest
+from llamaburn.backends.base import Backend, ChatRequest, Chunk, ServerTimings
 from llamaburn.backends.ollama import OllamaBackend, ollama_url
 from llamaburn.backends.openai import OpenAIBackend
+from llamaburn.engine.metrics import measure_stream
 from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
-from llamaburn.metrics import Chunk, ServerTimings, measure_stream
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
 OLLAMA = "http://ollama.test:11434"

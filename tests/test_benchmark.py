@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from llamaburn.backends.ollama import OllamaBackend
-from llamaburn.benchmark import default_backend, plan, resolve_model, run_config
+from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ComingSoonError, ConfigError, ModelNotFoundError
-from llamaburn.registry import load_registry
+from llamaburn.service.assembly import default_backend, plan, resolve_model, run_config
 from tests.fakes import FakeServer
 
 
@@ -20,7 +20,7 @@ async def test_default_is_ollama_when_it_answers(monkeypatch: pytest.MonkeyPatch
 async def test_default_falls_back_to_embedded_then_to_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens on the discard port
     assert await default_backend() == "embedded"
-    monkeypatch.setattr("llamaburn.benchmark.embedded_installed", lambda: False)
+    monkeypatch.setattr("llamaburn.service.assembly.embedded_installed", lambda: False)
     with pytest.raises(ConfigError, match=r"no backend found: start Ollama .*pip install 'llamaburn\[embedded\]'"):
         await default_backend()
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from llamaburn.cli import main
-from llamaburn.store import Store
+from llamaburn.storage.store import Store
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
 JSON_KEYS = {"run_id", "status", "modality", "backend", "model", "config", "summary", "iterations", "system"}

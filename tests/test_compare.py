@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from llamaburn.compare import Comparison, ComparisonRow, compare, compared, metric_set
+from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError
 from llamaburn.plugin import Metric, Modality
-from llamaburn.registry import load_registry
-from llamaburn.store import RunRecord
+from llamaburn.service.compare import Comparison, ComparisonRow, compare, compared, metric_set
+from llamaburn.storage.store import RunRecord
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 METRICS = (

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from llamaburn.store import Store
+from llamaburn.storage.store import Store
 from tests.fakes import FakeServer, Script
 
 

@@ -10,10 +10,10 @@ import sys
 import pytest
 
 from llamaburn.backends.embedded import MODEL_ALIAS, EmbeddedBackend, embedded_installed
+from llamaburn.engine.modality import Target
+from llamaburn.engine.registry import load_registry
+from llamaburn.engine.runner import Run
 from llamaburn.errors import ConfigError
-from llamaburn.modality import Target
-from llamaburn.registry import load_registry
-from llamaburn.runner import Run
 from llamaburn_text import DEFAULT_PROMPT
 
 pytestmark = pytest.mark.embedded

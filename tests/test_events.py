@@ -3,8 +3,8 @@ from __future__ import annotations
 import asyncio
 import json
 
-from llamaburn.bus import EventBus
-from llamaburn.events import (
+from llamaburn.engine.bus import EventBus
+from llamaburn.engine.events import (
     Cancelled,
     Complete,
     Error,

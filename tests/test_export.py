@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from llamaburn.export import RUN_COLUMNS, write_csv, write_json
-from llamaburn.store import IterationRecord, RunRecord, Store
+from llamaburn.storage.export import RUN_COLUMNS, write_csv, write_json
+from llamaburn.storage.store import IterationRecord, RunRecord, Store
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -41,23 +41,23 @@ from httpx_sse import aconnect_sse
 from nicegui import ui
 from nicegui.testing import User
 
-from llamaburn.api import router
+from llamaburn.api.routes import router
 from llamaburn.backends import base
 from llamaburn.backends.base import Backend
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.backends.openai import OpenAIBackend
-from llamaburn.benchmark import plan, resolve_model, run_config
-from llamaburn.bus import EventBus
 from llamaburn.cli import main
+from llamaburn.engine.bus import EventBus
+from llamaburn.engine.events import Event, IterationComplete, IterationStart, Token, Warmup
+from llamaburn.engine.modality import Target
+from llamaburn.engine.registry import Registry, load_registry
+from llamaburn.engine.runner import Run
 from llamaburn.errors import BackendError, ModelNotFoundError, RunInProgressError
-from llamaburn.events import Event, IterationComplete, IterationStart, Token, Warmup
-from llamaburn.modality import Target
-from llamaburn.recorder import Recorder
-from llamaburn.registry import Registry, load_registry
-from llamaburn.runner import Run
-from llamaburn.service import BenchmarkService
-from llamaburn.store import Store
-from llamaburn.system import snapshot
+from llamaburn.service.assembly import plan, resolve_model, run_config
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.system import snapshot
+from llamaburn.storage.recorder import Recorder
+from llamaburn.storage.store import Store
 from llamaburn.ui.page import MainPage
 from tests.fakes import DEFAULT_MODEL, FakeServer, Received, Script
 
@@ -589,7 +589,7 @@ async def open_page(user: User, service: BenchmarkService) -> Page:
     pages: list[MainPage] = []
 
     # Defined here, in a tests.* module, so that the harness does not drop llamaburn from sys.modules after
-    # the test (it does for page functions of other modules, e.g. llamaburn.ui.app.register_pages).
+    # the test (it does for page functions of other modules, e.g. llamaburn.server.register_pages).
     @ui.page("/")
     def index() -> None:
         pages.append(MainPage(service))
@@ -1122,7 +1122,7 @@ async def test_a_summary_that_cannot_be_made_still_ends_the_run_engine(
     def broken(iterations: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         raise ArithmeticError("no summary")
 
-    monkeypatch.setattr("llamaburn.runner.summarize", broken)
+    monkeypatch.setattr("llamaburn.engine.runner.summarize", broken)
     async with OllamaBackend(server.url) as backend:
         run = await measure(registry, backend, store, iterations=1, warmup=0)
     assert run.bus.history[-1].type == "error" and run.summary == {}

@@ -5,8 +5,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from llamaburn.backends.base import Chunk, ServerTimings
+from llamaburn.engine.metrics import measure_stream, percentile, stream_metrics, summarize
 from llamaburn.errors import BackendError
-from llamaburn.metrics import Chunk, ServerTimings, measure_stream, percentile, stream_metrics, summarize
 
 
 def test_percentile_interpolates_like_numpy() -> None:

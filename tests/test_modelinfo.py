@@ -9,10 +9,10 @@ import httpx
 import pytest
 import respx
 
+from llamaburn.backends.gguf import FILE_TYPES, GGUFError, read_header
 from llamaburn.backends.ollama import OllamaBackend
-from llamaburn.gguf_header import FILE_TYPES, GGUFError, read_header
-from llamaburn.modelinfo import CACHE_TTL, ModelInfo, ModelInfoService, hf_repo_for, read_gguf
-from llamaburn.store import Store
+from llamaburn.modelinfo.service import CACHE_TTL, ModelInfo, ModelInfoService, hf_repo_for, read_gguf
+from llamaburn.storage.store import Store
 
 OLLAMA = "http://127.0.0.1:11434"
 HF = "https://hf.test"
@@ -187,7 +187,7 @@ async def test_cache_answers_within_the_ttl_and_refetches_after(monkeypatch: pyt
         assert first == second and show.call_count == 1  # never asked twice within the TTL
         assert store.cached_model_info(f"{backend.url}|llama3.1:8b", CACHE_TTL) is not None
         assert store.cached_model_info(f"{backend.url}|llama3.1:8b", timedelta(0)) is None
-        monkeypatch.setattr("llamaburn.modelinfo.CACHE_TTL", timedelta(0))
+        monkeypatch.setattr("llamaburn.modelinfo.service.CACHE_TTL", timedelta(0))
         await service.get(backend, "llama3.1:8b")
         assert show.call_count == 2  # expired: asked again
     finally:

@@ -24,9 +24,9 @@ import pytest
 
 from llamaburn import hookspecs, plugin
 from llamaburn.backends.ollama import OllamaBackend
+from llamaburn.engine.registry import load_registry
+from llamaburn.engine.runner import Run
 from llamaburn.plugin import Target
-from llamaburn.registry import load_registry
-from llamaburn.runner import Run
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
 DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"

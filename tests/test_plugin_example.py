@@ -27,7 +27,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from llamaburn.store import Store
+from llamaburn.storage.store import Store
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "llamaburn-embeddings"
 PROJECT = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]

@@ -30,15 +30,15 @@ import respx
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from llamaburn.backends.base import Backend, ChatRequest
+from llamaburn.backends.base import Backend, ChatRequest, ServerTimings
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.backends.openai import OpenAIBackend
-from llamaburn.compare import compare, compared
+from llamaburn.engine.metrics import STATS, measure_stream, stream_metrics, summarize
+from llamaburn.engine.modality import Modality
+from llamaburn.engine.registry import load_registry
 from llamaburn.errors import BackendError, ConfigError
-from llamaburn.metrics import STATS, ServerTimings, measure_stream, stream_metrics, summarize
-from llamaburn.modality import Modality
-from llamaburn.registry import load_registry
-from llamaburn.store import RunRecord
+from llamaburn.service.compare import compare, compared
+from llamaburn.storage.store import RunRecord
 
 EXAMPLES = 150
 PROPERTY = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

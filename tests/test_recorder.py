@@ -11,11 +11,11 @@ from typing import Any, ClassVar, cast
 import pytest
 
 from llamaburn.backends.base import Backend
+from llamaburn.engine.modality import Inputs, Modality, Target
+from llamaburn.engine.runner import Run
 from llamaburn.errors import BackendError
-from llamaburn.modality import Inputs, Modality, Target
-from llamaburn.recorder import Recorder
-from llamaburn.runner import Run
-from llamaburn.store import IterationRecord, Store
+from llamaburn.storage.recorder import Recorder
+from llamaburn.storage.store import IterationRecord, Store
 
 CONFIG = {"prompt": "Explain recursion.", "iterations": 3}
 SYSTEM = {"os": "Linux", "cpu": "test cpu"}

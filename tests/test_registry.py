@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError
 from llamaburn.plugin import Backend, Modality, hookimpl
-from llamaburn.registry import load_registry
 
 BUILTINS = ["text", "image", "audio", "video", "graphics3d", "code"]
 

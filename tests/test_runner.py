@@ -12,10 +12,10 @@ import httpx
 import respx
 
 from llamaburn.backends.ollama import OllamaBackend
-from llamaburn.events import Error, Event
-from llamaburn.modality import Target
-from llamaburn.registry import load_registry
-from llamaburn.runner import Run
+from llamaburn.engine.events import Error, Event
+from llamaburn.engine.modality import Target
+from llamaburn.engine.registry import load_registry
+from llamaburn.engine.runner import Run
 
 URL = "http://127.0.0.1:11434"
 

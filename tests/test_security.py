@@ -37,15 +37,15 @@ from nicegui.testing import User
 from nicegui.testing.user_notify import UserNotify
 from starlette.types import Message
 
-from llamaburn.api import router
-from llamaburn.auth import COOKIE, TokenAuth
+from llamaburn.api.auth import COOKIE, TokenAuth
+from llamaburn.api.routes import router
 from llamaburn.cli import main
+from llamaburn.engine.metrics import Metric
+from llamaburn.engine.modality import Modality
+from llamaburn.engine.registry import load_registry
 from llamaburn.hookspecs import hookimpl
-from llamaburn.metrics import Metric
-from llamaburn.modality import Modality
-from llamaburn.registry import load_registry
-from llamaburn.service import BenchmarkService
-from llamaburn.store import IterationRecord, RunRecord, Store, now
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.storage.store import IterationRecord, RunRecord, Store, now
 from llamaburn.ui import app as ui_app
 from llamaburn.ui.page import MainPage
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script

@@ -13,17 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from llamaburn.benchmark import plan
+from llamaburn.engine.registry import load_registry
 from llamaburn.errors import RunInProgressError
-from llamaburn.registry import load_registry
-from llamaburn.server_lock import ServerLock
-from llamaburn.service import BenchmarkService
-from llamaburn.store import Store
+from llamaburn.service.assembly import plan
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.server_lock import ServerLock
+from llamaburn.storage.store import Store
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
 HOLDER = """
 import sys, time
-from llamaburn.server_lock import ServerLock
+from llamaburn.service.server_lock import ServerLock
 lock = ServerLock("Ollama", sys.argv[1], "run-of-another-process")
 lock.acquire()
 print("held", flush=True)

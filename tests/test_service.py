@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from llamaburn.benchmark import Plan, plan
+from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError, RunInProgressError
-from llamaburn.registry import load_registry
-from llamaburn.service import BenchmarkService
-from llamaburn.store import Store
+from llamaburn.service.assembly import Plan, plan
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.storage.store import Store
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
 

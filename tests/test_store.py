@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event
 
-from llamaburn import store as store_module
 from llamaburn.errors import ConfigError, StoreError
-from llamaburn.store import ENV_URL, MIGRATIONS, IterationRecord, RunRecord, Store
+from llamaburn.storage import store as store_module
+from llamaburn.storage.store import ENV_URL, MIGRATIONS, IterationRecord, RunRecord, Store
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

@@ -14,13 +14,13 @@ from nicegui import ui
 from nicegui.testing import User
 from pydantic import Field
 
-from llamaburn.benchmark import plan
-from llamaburn.compare import compare
+from llamaburn.engine.registry import Registry, load_registry
 from llamaburn.plugin import Inputs, Metric, Modality, Target, hookimpl
-from llamaburn.registry import Registry, load_registry
-from llamaburn.service import BenchmarkService
-from llamaburn.store import Store
-from llamaburn.ui.app import register_pages
+from llamaburn.server import register_pages
+from llamaburn.service.assembly import plan
+from llamaburn.service.compare import compare
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.storage.store import Store
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
 OTHER_MODEL = "qwen3:4b"

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import httpx
 
 from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
-from llamaburn.metrics import Chunk
 
 if TYPE_CHECKING:
-    from llamaburn.modelinfo import ModelInfo
+    from llamaburn.modelinfo.service import ModelInfo
 
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 3.0
@@ -47,6 +46,33 @@ def usable_url(url: str) -> str:
     except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError (a host label too long) is a ValueError
         raise ConfigError(f"not a usable server URL {url!r}: {exc}") from None
     return url
+
+
+@dataclass(frozen=True, slots=True)
+class ServerTimings:
+    """The server's own accounting, from a stream's final chunk. ``None`` means the server did not say.
+
+    Ollama reports durations in nanoseconds and omits zero fields, so a missing field is unknown, not 0.
+    Values are the server's numbers as sent (NaN, negative or fractional too): ``stream_metrics`` uses
+    only those that make sense, and treats the rest as unknown.
+    """
+
+    output_tokens: float | None = None
+    eval_ns: float | None = None
+    prompt_tokens: float | None = None
+    prompt_eval_ns: float | None = None
+    load_ns: float | None = None
+    total_ns: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """One parsed piece of a streamed answer. A chunk with neither content nor thinking (a role-only
+    first chunk, a final usage chunk) carries no token and is not timed as one."""
+
+    content: str = ""
+    thinking: str = ""
+    timings: ServerTimings | None = None
 
 
 @dataclass(slots=True)

@@ -22,7 +22,7 @@ from typing import Any
 from llamaburn.backends.base import ModelEntry
 from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.errors import BackendError, ConfigError
-from llamaburn.modelinfo import ModelInfo, read_gguf
+from llamaburn.modelinfo.service import ModelInfo, read_gguf
 
 MODEL_ALIAS = "gemma-3-270m"
 CHAT_FORMAT = "gemma"

@@ -7,10 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from llamaburn.backends.base import Backend, ChatRequest, ModelEntry, one_line
+from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ServerTimings, one_line
 from llamaburn.errors import BackendError, ConfigError
-from llamaburn.metrics import Chunk, ServerTimings
-from llamaburn.modelinfo import ModelInfo, from_ollama
+from llamaburn.modelinfo.service import ModelInfo, from_ollama
 
 DEFAULT_PORT = 11434
 

@@ -11,9 +11,8 @@ from typing import Any
 
 from httpx_sse import SSEError, aconnect_sse
 
-from llamaburn.backends.base import Backend, ChatRequest, ModelEntry, one_line
+from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ServerTimings, one_line
 from llamaburn.errors import BackendError
-from llamaburn.metrics import Chunk, ServerTimings
 
 
 class OpenAIBackend(Backend):

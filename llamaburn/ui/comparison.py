@@ -11,12 +11,12 @@ from typing import Any
 
 from nicegui import ui
 
-from llamaburn.compare import Comparison, ComparisonRow, compare, metric_set
+from llamaburn.engine.format import number, titled, when
+from llamaburn.engine.metrics import Metric
+from llamaburn.engine.modality import HEADLINE
 from llamaburn.errors import LlamaBurnError
-from llamaburn.metrics import Metric
-from llamaburn.modality import HEADLINE
-from llamaburn.service import BenchmarkService
-from llamaburn.ui.format import number, titled, when
+from llamaburn.service.compare import Comparison, ComparisonRow, compare, metric_set
+from llamaburn.service.runs import BenchmarkService
 
 
 def run_name(comparison: Comparison, index: int) -> str:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from llamaburn.modality import field_type
+from llamaburn.engine.modality import field_type
 
 Reader = Callable[[], Any]
 

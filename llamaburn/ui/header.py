@@ -7,10 +7,10 @@ from collections.abc import Callable
 from nicegui import ui
 
 from llamaburn.backends.base import Backend, ModelEntry
-from llamaburn.benchmark import default_backend
 from llamaburn.errors import LlamaBurnError
-from llamaburn.modelinfo import ModelInfo
-from llamaburn.service import BenchmarkService
+from llamaburn.modelinfo.service import ModelInfo
+from llamaburn.service.assembly import default_backend
+from llamaburn.service.runs import BenchmarkService
 
 URL_PLACEHOLDERS = {"ollama": "http://127.0.0.1:11434 (or OLLAMA_HOST)", "openai": "http://127.0.0.1:8080"}
 KEYED = ("openai",)  # the backends whose servers may want an API key (vLLM --api-key, LM Studio, hosted)

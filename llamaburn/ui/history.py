@@ -7,10 +7,10 @@ from typing import Any
 
 from nicegui import ui
 
+from llamaburn.engine.format import mean, titled, when
 from llamaburn.errors import LlamaBurnError
-from llamaburn.service import BenchmarkService
-from llamaburn.store import RunRecord
-from llamaburn.ui.format import mean, titled, when
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.storage.store import RunRecord
 
 PAGE_SIZE = 200
 COLUMNS: list[dict[str, Any]] = [

@@ -11,8 +11,8 @@ from typing import Any
 
 from nicegui import ui
 
-from llamaburn.bus import Subscription
-from llamaburn.events import (
+from llamaburn.engine.bus import Subscription
+from llamaburn.engine.events import (
     Cancelled,
     Complete,
     Error,
@@ -23,11 +23,10 @@ from llamaburn.events import (
     Warmup,
     WarmupComplete,
 )
-from llamaburn.metrics import Metric
-from llamaburn.modality import HEADLINE
-from llamaburn.report import metric_line
-from llamaburn.runner import Run
-from llamaburn.ui.format import number
+from llamaburn.engine.format import metric_line, number
+from llamaburn.engine.metrics import Metric
+from llamaburn.engine.modality import HEADLINE
+from llamaburn.engine.runner import Run
 
 REFRESH_S = 0.1
 ITERATION_COLUMN = {"name": "iteration", "label": "#", "field": "iteration"}

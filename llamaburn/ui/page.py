@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from nicegui import ui
 
-from llamaburn.benchmark import plan
+from llamaburn.engine.modality import Modality
+from llamaburn.engine.runner import Run
 from llamaburn.errors import LlamaBurnError
-from llamaburn.modality import Modality
-from llamaburn.runner import Run
-from llamaburn.service import BenchmarkService
+from llamaburn.service.assembly import plan
+from llamaburn.service.runs import BenchmarkService
 from llamaburn.ui.comparison import ComparisonPanel
 from llamaburn.ui.form import InputsForm
 from llamaburn.ui.header import BackendBar

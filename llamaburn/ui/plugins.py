@@ -6,7 +6,7 @@ from typing import Any
 
 from nicegui import ui
 
-from llamaburn.registry import Registry
+from llamaburn.engine.registry import Registry
 
 COLUMNS: list[dict[str, Any]] = [
     {"name": "kind", "label": "Kind", "field": "kind", "align": "left"},

@@ -10,9 +10,9 @@ from typing import Any
 
 from nicegui import ui
 
-from llamaburn.metrics import Metric
-from llamaburn.modality import HEADLINE
-from llamaburn.ui.format import number
+from llamaburn.engine.format import number
+from llamaburn.engine.metrics import Metric
+from llamaburn.engine.modality import HEADLINE
 
 
 def iteration_chart(metrics: Sequence[Metric], iterations: list[dict[str, Any]]) -> dict[str, Any]:

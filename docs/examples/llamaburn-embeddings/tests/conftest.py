@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from fake_embeddings import FakeEmbeddingsServer
+from llamaburn.engine.registry import load_registry
 from llamaburn.plugin import Backend
-from llamaburn.registry import load_registry
 
 ROOT = Path(__file__).parent.parent
 

@@ -6,9 +6,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 from fake_embeddings import DEFAULT_MODEL, Behaviour, FakeEmbeddingsServer
+from llamaburn.engine.registry import load_registry
+from llamaburn.engine.runner import Run
 from llamaburn.plugin import Backend, ConfigError, Inputs, Modality, ModelEntry, Target, Token
-from llamaburn.registry import load_registry
-from llamaburn.runner import Run
 
 from llamaburn_embeddings.inputs import DEFAULT_TEXTS, EmbeddingsInputs
 from llamaburn_embeddings.modality import EMBEDDINGS_METRICS, EmbeddingsModality

@@ -13,16 +13,16 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from llamaburn.backends.base import Backend, ModelEntry
-from llamaburn.benchmark import Plan, default_backend, resolve_model, run_config
+from llamaburn.engine.modality import Target
+from llamaburn.engine.registry import Registry
+from llamaburn.engine.runner import Run
 from llamaburn.errors import ConfigError, LlamaBurnError, RunInProgressError
-from llamaburn.modality import Target
-from llamaburn.modelinfo import ModelInfo, ModelInfoService
-from llamaburn.recorder import Recorder
-from llamaburn.registry import Registry
-from llamaburn.runner import Run
-from llamaburn.server_lock import ServerLock
-from llamaburn.store import Store
-from llamaburn.system import snapshot
+from llamaburn.modelinfo.service import ModelInfo, ModelInfoService
+from llamaburn.service.assembly import Plan, default_backend, resolve_model, run_config
+from llamaburn.service.server_lock import ServerLock
+from llamaburn.service.system import snapshot
+from llamaburn.storage.recorder import Recorder
+from llamaburn.storage.store import Store
 
 log = logging.getLogger(__name__)
 KEPT_RUNS = 20  # finished runs kept in memory, so a late SSE client can still replay them

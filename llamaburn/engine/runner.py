@@ -11,9 +11,8 @@ import logging
 import uuid
 from typing import Any, Literal
 
-from llamaburn.bus import EventBus
-from llamaburn.errors import LlamaBurnError
-from llamaburn.events import (
+from llamaburn.engine.bus import EventBus
+from llamaburn.engine.events import (
     Cancelled,
     Complete,
     Error,
@@ -23,8 +22,9 @@ from llamaburn.events import (
     Warmup,
     WarmupComplete,
 )
-from llamaburn.metrics import summarize
-from llamaburn.modality import Inputs, Modality, Target
+from llamaburn.engine.metrics import summarize
+from llamaburn.engine.modality import Inputs, Modality, Target
+from llamaburn.errors import LlamaBurnError
 
 log = logging.getLogger(__name__)
 Status = Literal["pending", "running", "completed", "cancelled", "failed"]

@@ -6,7 +6,7 @@ import csv
 import json
 from typing import Any, TextIO
 
-from llamaburn.store import Store
+from llamaburn.storage.store import Store
 
 PAGE = 500
 RUN_COLUMNS = ("run_id", "created_at", "modality", "backend", "model", "status", "iteration", "warmup")

@@ -18,8 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal
 
-from llamaburn.data_dir import data_dir
 from llamaburn.errors import RunInProgressError
+from llamaburn.storage.data_dir import data_dir
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,7 @@ import asyncio
 import logging
 from typing import Any
 
-from llamaburn.errors import StoreError
-from llamaburn.events import (
+from llamaburn.engine.events import (
     Cancelled,
     Complete,
     Error,
@@ -19,8 +18,9 @@ from llamaburn.events import (
     Token,
     WarmupComplete,
 )
-from llamaburn.runner import Run
-from llamaburn.store import IterationRecord, RunRecord, Store, now
+from llamaburn.engine.runner import Run
+from llamaburn.errors import StoreError
+from llamaburn.storage.store import IterationRecord, RunRecord, Store, now
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from pydantic import BaseModel, Field
 
-from llamaburn.gguf_header import FILE_TYPES, read_header
-from llamaburn.store import Store
+from llamaburn.backends.gguf import FILE_TYPES, read_header
+from llamaburn.storage.store import Store
 
 if TYPE_CHECKING:
     from llamaburn.backends.base import Backend

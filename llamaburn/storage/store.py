@@ -19,8 +19,8 @@ from sqlalchemy import JSON, Column, Engine, event, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, func, select
 
-from llamaburn.data_dir import data_dir
 from llamaburn.errors import ConfigError, StoreError
+from llamaburn.storage.data_dir import data_dir
 
 ENV_URL = "LLAMABURN_DB_URL"
 

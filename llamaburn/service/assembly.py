@@ -10,9 +10,9 @@ from typing import Any
 from llamaburn.backends.base import Backend
 from llamaburn.backends.embedded import INSTALL_HINT, embedded_installed
 from llamaburn.backends.ollama import OllamaBackend
+from llamaburn.engine.modality import Inputs, Modality
+from llamaburn.engine.registry import Registry
 from llamaburn.errors import BackendError, ComingSoonError, ConfigError, ModelNotFoundError
-from llamaburn.modality import Inputs, Modality
-from llamaburn.registry import Registry
 
 PROBE_TIMEOUT_S = 1.0
 

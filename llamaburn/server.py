@@ -13,11 +13,11 @@ from nicegui import app, ui
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from llamaburn.auth import TokenAuth, new_token
+from llamaburn.api.auth import TokenAuth, new_token
+from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError
-from llamaburn.registry import load_registry
-from llamaburn.service import BenchmarkService
-from llamaburn.store import Store
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.storage.store import Store
 from llamaburn.ui.page import MainPage
 
 TOKEN_ENV = "LLAMABURN_TOKEN"
@@ -93,7 +93,7 @@ def launch(options: Launch) -> None:
     service = BenchmarkService(load_registry(), Store())
     app.state.benchmarks = service
     app.on_shutdown(service.aclose)
-    from llamaburn.api import router
+    from llamaburn.api.routes import router
 
     app.include_router(router)
     _json_404_under_api()

@@ -3,7 +3,7 @@
 The server mounts ``router`` on NiceGUI's FastAPI app, with the engine's ``BenchmarkService`` at
 ``app.state.benchmarks``, so a run started here is the same ``Run`` the UI shows live and in history.
 Like every face, this module only validates input, calls the engine and renders its events; in --lan mode
-``llamaburn.auth.TokenAuth`` guards it. docs/api.md describes every endpoint.
+``llamaburn.api.auth.TokenAuth`` guards it. docs/api.md describes every endpoint.
 
 Status codes: 422 names the field at fault in FastAPI's ``{"detail": [{"loc", "msg", "type"}]}`` form,
 404 is an unknown run or model, 409 a busy backend or a run in the wrong state, 413 and 415 an upload too
@@ -35,17 +35,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from llamaburn.backends.base import Backend, usable_url
-from llamaburn.benchmark import Plan, default_backend, plan, resolve_model
-from llamaburn.compare import Comparison, compare, metric_set
-from llamaburn.errors import (
-    BackendError,
-    ComingSoonError,
-    ConfigError,
-    ModelNotFoundError,
-    RunInProgressError,
-    StoreError,
-)
-from llamaburn.events import (
+from llamaburn.engine.events import (
     Cancelled,
     Complete,
     Error,
@@ -55,13 +45,23 @@ from llamaburn.events import (
     Warmup,
     WarmupComplete,
 )
-from llamaburn.modality import Modality
-from llamaburn.modelinfo import ModelInfo
-from llamaburn.registry import PluginInfo, Registry
-from llamaburn.runner import Run
-from llamaburn.service import BenchmarkService
-from llamaburn.store import RunRecord
-from llamaburn.uploads import Kind, Uploads, UploadTooLargeError, UploadTypeError, too_large
+from llamaburn.engine.modality import Modality
+from llamaburn.engine.registry import PluginInfo, Registry
+from llamaburn.engine.runner import Run
+from llamaburn.errors import (
+    BackendError,
+    ComingSoonError,
+    ConfigError,
+    ModelNotFoundError,
+    RunInProgressError,
+    StoreError,
+)
+from llamaburn.modelinfo.service import ModelInfo
+from llamaburn.service.assembly import Plan, default_backend, plan, resolve_model
+from llamaburn.service.compare import Comparison, compare, metric_set
+from llamaburn.service.runs import BenchmarkService
+from llamaburn.storage.store import RunRecord
+from llamaburn.storage.uploads import Kind, Uploads, UploadTooLargeError, UploadTypeError, too_large
 
 log = logging.getLogger(__name__)
 IN_PROGRESS = ("pending", "running")

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from llamaburn.modality import Inputs
+    from llamaburn.engine.modality import Inputs
 
 EXIT_CANCELLED = 130
 
@@ -115,10 +115,10 @@ def _print_json(data: Any) -> None:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from llamaburn.benchmark import plan
+    from llamaburn.engine.registry import load_registry
     from llamaburn.errors import ConfigError
-    from llamaburn.registry import load_registry
-    from llamaburn.store import Store
+    from llamaburn.service.assembly import plan
+    from llamaburn.storage.store import Store
 
     inputs: dict[str, Any] = {}
     if args.prompt is not None:
@@ -144,8 +144,8 @@ def _bench(args: argparse.Namespace) -> int:
 def _form_inputs(form: type[Inputs], pairs: list[str], given: set[str]) -> dict[str, Any]:
     """``--input KEY=VALUE`` pairs as form values. Values stay text: the modality's ``Inputs`` model converts
     them (``"32"`` to an int field's 32) and refuses a bad one, or an unknown key, in one line naming it."""
+    from llamaburn.engine.modality import field_type
     from llamaburn.errors import ConfigError
-    from llamaburn.modality import field_type
 
     values: dict[str, Any] = {}
     for pair in pairs:
@@ -168,15 +168,15 @@ def _form_inputs(form: type[Inputs], pairs: list[str], given: set[str]) -> dict[
 async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, store: Any) -> int:
     import signal
 
-    from llamaburn.benchmark import open_backend, resolve_model, run_config
+    from llamaburn.cli.report import show_progress, summary_table
+    from llamaburn.engine.modality import Target
+    from llamaburn.engine.runner import Run
     from llamaburn.errors import LlamaBurnError
-    from llamaburn.modality import Target
-    from llamaburn.modelinfo import ModelInfoService
-    from llamaburn.recorder import Recorder
-    from llamaburn.report import show_progress, summary_table
-    from llamaburn.runner import Run
-    from llamaburn.server_lock import ServerLock
-    from llamaburn.system import snapshot
+    from llamaburn.modelinfo.service import ModelInfoService
+    from llamaburn.service.assembly import open_backend, resolve_model, run_config
+    from llamaburn.service.server_lock import ServerLock
+    from llamaburn.service.system import snapshot
+    from llamaburn.storage.recorder import Recorder
 
     backend = await open_backend(registry, checked.backend, checked.url, args.api_key, args.read_timeout)
     try:
@@ -240,11 +240,11 @@ async def _bench_async(args: argparse.Namespace, registry: Any, checked: Any, st
 
 
 def _models(args: argparse.Namespace) -> int:
-    from llamaburn.benchmark import open_backend
-    from llamaburn.modelinfo import ModelInfoService
-    from llamaburn.registry import load_registry
-    from llamaburn.report import table
-    from llamaburn.store import Store
+    from llamaburn.cli.report import table
+    from llamaburn.engine.registry import load_registry
+    from llamaburn.modelinfo.service import ModelInfoService
+    from llamaburn.service.assembly import open_backend
+    from llamaburn.storage.store import Store
 
     async def fetch() -> tuple[str, list[Any], list[Any]]:
         backend = await open_backend(load_registry(), args.backend, args.url, args.api_key, args.read_timeout)
@@ -304,10 +304,10 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _describe_gguf(path: Path, as_json: bool) -> int:
+    from llamaburn.backends.gguf import GGUFError
+    from llamaburn.cli.report import table
     from llamaburn.errors import ConfigError
-    from llamaburn.gguf_header import GGUFError
-    from llamaburn.modelinfo import read_gguf
-    from llamaburn.report import table
+    from llamaburn.modelinfo.service import read_gguf
 
     try:
         facts = read_gguf(path)
@@ -321,8 +321,8 @@ def _describe_gguf(path: Path, as_json: bool) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from llamaburn.registry import load_registry
-    from llamaburn.report import table
+    from llamaburn.cli.report import table
+    from llamaburn.engine.registry import load_registry
 
     rows = load_registry().describe()
     if args.json:
@@ -348,9 +348,10 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _history(args: argparse.Namespace) -> int:
-    from llamaburn.registry import load_registry
-    from llamaburn.report import table
-    from llamaburn.store import Store
+    from llamaburn.cli.report import table
+    from llamaburn.engine.format import titled
+    from llamaburn.engine.registry import load_registry
+    from llamaburn.storage.store import Store
 
     runs = Store().list_runs(limit=args.limit, offset=args.offset)
     if args.json:
@@ -365,7 +366,7 @@ def _history(args: argparse.Namespace) -> int:
             return [None, None]
         metric = modality.metrics[0]
         mean = (run.summary.get(metric.name) or {}).get("mean")
-        return [f"{metric.label} ({metric.unit})" if metric.unit else metric.label, mean]
+        return [titled(metric), mean]
 
     print(
         table(
@@ -388,10 +389,11 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from llamaburn.compare import compare, metric_set
-    from llamaburn.registry import load_registry
-    from llamaburn.report import table
-    from llamaburn.store import Store
+    from llamaburn.cli.report import table
+    from llamaburn.engine.format import titled
+    from llamaburn.engine.registry import load_registry
+    from llamaburn.service.compare import compare, metric_set
+    from llamaburn.storage.store import Store
 
     store = Store()
     runs = [store.get_run(run_id) for run_id in args.run_ids]
@@ -413,21 +415,21 @@ def _compare(args: argparse.Namespace) -> int:
     for row in comparison.rows:
         diffs = [f"{d:+.1f}%" if d is not None else "-" for d in row.diff_pct[1:]]
         winner = comparison.runs[row.winner].id[:8] if row.winner is not None else "-"
-        rows.append([f"{row.label} ({row.unit})" if row.unit else row.label, *row.values, *diffs, winner])
+        rows.append([titled(row), *row.values, *diffs, winner])
     print(table(headers, rows))
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    from llamaburn.export import write_csv, write_json
-    from llamaburn.store import Store
+    from llamaburn.storage.export import write_csv, write_json
+    from llamaburn.storage.store import Store
 
     (write_csv if args.format == "csv" else write_json)(Store(), sys.stdout)
     return 0
 
 
 def _ui(args: argparse.Namespace) -> int:
-    from llamaburn.ui.app import Launch, launch
+    from llamaburn.server import Launch, launch
 
     launch(Launch(port=args.port, show=not args.no_show, native=args.native, lan=args.lan))
     return 0

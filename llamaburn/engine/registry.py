@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from llamaburn import __version__, hookspecs
 from llamaburn.backends import builtin
 from llamaburn.backends.base import Backend
+from llamaburn.engine.modality import Modality
 from llamaburn.errors import ConfigError
-from llamaburn.modality import Modality
 
 log = logging.getLogger(__name__)
 GROUP = "llamaburn"

@@ -6,8 +6,8 @@ import shutil
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from llamaburn.bus import Subscription
-from llamaburn.events import (
+from llamaburn.engine.bus import Subscription
+from llamaburn.engine.events import (
     Cancelled,
     Complete,
     Error,
@@ -17,8 +17,8 @@ from llamaburn.events import (
     Warmup,
     WarmupComplete,
 )
-from llamaburn.metrics import Metric
-from llamaburn.modality import HEADLINE
+from llamaburn.engine.format import metric_line
+from llamaburn.engine.metrics import Metric
 
 BAR_WIDTH = 20
 
@@ -26,17 +26,6 @@ BAR_WIDTH = 20
 def bar(done: int, total: int) -> str:
     filled = round(BAR_WIDTH * done / total) if total else BAR_WIDTH
     return "[" + "#" * filled + "-" * (BAR_WIDTH - filled) + f"] {done}/{total}"
-
-
-def metric_line(values: dict[str, Any], metrics: Sequence[Metric]) -> str:
-    """The headline metrics of one iteration, by their labels: ``TPS 45.2 tok/s | TTFT 89.0 ms``."""
-    parts = []
-    for metric in metrics[:HEADLINE]:
-        value = values.get(metric.name)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            shown = f"{value:,.1f}" if isinstance(value, float) else f"{value:,}"
-            parts.append(f"{metric.label} {shown} {metric.unit}".rstrip())
-    return " | ".join(parts)
 
 
 async def show_progress(subscription: Subscription, out: TextIO, metrics: Sequence[Metric]) -> None:

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from llamaburn.backends.base import Backend
+from llamaburn.engine.metrics import Metric
 from llamaburn.errors import ComingSoonError, ConfigError
-from llamaburn.metrics import Metric
 
 HEADLINE = 5
 """How many metrics, from the start of a modality's set, the faces show at a glance: the results cards, the

@@ -14,10 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from llamaburn.engine.metrics import Metric
+from llamaburn.engine.modality import Modality
 from llamaburn.errors import ConfigError
-from llamaburn.metrics import Metric
-from llamaburn.modality import Modality
-from llamaburn.store import RunRecord
+from llamaburn.storage.store import RunRecord
 
 HEADLINE_STATS = (("avg", "mean", "Avg"), ("min", "min", "Min"), ("max", "max", "Max"))
 """The statistics the headline metric is compared by; every other metric is compared by the first."""

@@ -11,11 +11,11 @@ import math
 import statistics
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from llamaburn.backends.base import Chunk, ServerTimings
 from llamaburn.errors import BackendError
 
 
@@ -30,33 +30,6 @@ class Metric(BaseModel):
     @property
     def higher_is_better(self) -> bool:
         return self.direction == "higher"
-
-
-@dataclass(frozen=True, slots=True)
-class ServerTimings:
-    """The server's own accounting, from a stream's final chunk. ``None`` means the server did not say.
-
-    Ollama reports durations in nanoseconds and omits zero fields, so a missing field is unknown, not 0.
-    Values are the server's numbers as sent (NaN, negative or fractional too): ``stream_metrics`` uses
-    only those that make sense, and treats the rest as unknown.
-    """
-
-    output_tokens: float | None = None
-    eval_ns: float | None = None
-    prompt_tokens: float | None = None
-    prompt_eval_ns: float | None = None
-    load_ns: float | None = None
-    total_ns: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """One parsed piece of a streamed answer. A chunk with neither content nor thinking (a role-only
-    first chunk, a final usage chunk) carries no token and is not timed as one."""
-
-    content: str = ""
-    thinking: str = ""
-    timings: ServerTimings | None = None
 
 
 def percentile(values: list[float], q: float) -> float:

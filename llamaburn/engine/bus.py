@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from llamaburn.events import TERMINAL_TYPES, Event
+from llamaburn.engine.events import TERMINAL_TYPES, Event
 
 
 class Subscription:

@@ -23,8 +23,8 @@ from typing import Literal, get_args
 
 from pydantic import AfterValidator
 
-from llamaburn.data_dir import data_dir
 from llamaburn.errors import UploadError
+from llamaburn.storage.data_dir import data_dir
 
 Kind = Literal["image", "audio", "video", "graphics3d"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
