@@ -26,7 +26,7 @@ from llamaburn.engine.events import (
     WarmupComplete,
 )
 from llamaburn.engine.metrics import Metric, measure_stream, percentile
-from llamaburn.engine.modality import Inputs, Modality, Target
+from llamaburn.engine.modality import Inputs, Modality, Target, cli_flag
 from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError
 from llamaburn.hookspecs import hookimpl
 from llamaburn.storage.uploads import upload_path
@@ -54,6 +54,7 @@ __all__ = [
     "Token",
     "Warmup",
     "WarmupComplete",
+    "cli_flag",
     "hookimpl",
     "measure_stream",
     "percentile",

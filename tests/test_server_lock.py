@@ -15,7 +15,7 @@ import pytest
 
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import RunInProgressError
-from llamaburn.service.assembly import plan
+from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.service.server_lock import ServerLock
 from llamaburn.storage.store import Store
@@ -107,7 +107,7 @@ def test_an_unwritable_data_directory_leaves_runs_unguarded_not_broken(tmp_path:
 async def test_the_app_refuses_a_server_another_process_measures_then_queues_behind_it(
     service: BenchmarkService, fake: FakeServer, holder: subprocess.Popen[str]
 ) -> None:
-    text = plan(service.registry, "text", {"iterations": 2, "warmup": 0}, "ollama", fake.url, DEFAULT_MODEL)
+    text = RunRequest(inputs={"iterations": 2, "warmup": 0}, backend="ollama", url=fake.url, model=DEFAULT_MODEL)
     with pytest.raises(RunInProgressError, match="in another llamaburn process") as refused:
         await service.start(text)
     assert refused.value.run_id == "run-of-another-process"

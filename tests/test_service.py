@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 
 from llamaburn.engine.registry import load_registry
-from llamaburn.errors import ConfigError, RunInProgressError
-from llamaburn.service.assembly import Plan, plan
+from llamaburn.errors import ConfigError, InputsError, RunInProgressError
+from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import Store
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
@@ -28,8 +28,8 @@ async def service() -> AsyncIterator[BenchmarkService]:
     await benchmarks.aclose()
 
 
-def text_plan(service: BenchmarkService, url: str, **inputs: object) -> Plan:
-    return plan(service.registry, "text", {"iterations": 2, "warmup": 0, **inputs}, "ollama", url, DEFAULT_MODEL)
+def text_run(service: BenchmarkService, url: str, **inputs: object) -> RunRequest:
+    return RunRequest(inputs={"iterations": 2, "warmup": 0, **inputs}, backend="ollama", url=url, model=DEFAULT_MODEL)
 
 
 async def finished(service: BenchmarkService, run_id: str) -> None:
@@ -40,7 +40,7 @@ async def finished(service: BenchmarkService, run_id: str) -> None:
 async def test_run_lands_in_history_and_listeners_hear_it(service: BenchmarkService, fake: FakeServer) -> None:
     changes: list[int] = []
     unsubscribe = service.on_history_change(lambda: changes.append(service.store.count_runs()))
-    run = await service.start(text_plan(service, fake.url))
+    run = await service.start(text_run(service, fake.url))
     await finished(service, run.id)
     await asyncio.sleep(0.05)
     stored = service.store.get_run(run.id)
@@ -52,15 +52,15 @@ async def test_run_lands_in_history_and_listeners_hear_it(service: BenchmarkServ
 async def test_one_run_at_a_time_per_backend_and_backends_are_reused(
     service: BenchmarkService, fake: FakeServer
 ) -> None:
-    first = await service.start(text_plan(service, fake.url, iterations=3))
+    first = await service.start(text_run(service, fake.url, iterations=3))
     with pytest.raises(RunInProgressError) as refused:
-        await service.start(text_plan(service, fake.url))
+        await service.start(text_run(service, fake.url))
     assert refused.value.run_id == first.id
     with pytest.raises(ConfigError, match="still in progress"):
         await service.delete_run(first.id)
     assert await service.clear_history() == 0  # the running run is kept
     await finished(service, first.id)
-    second = await service.start(text_plan(service, fake.url))
+    second = await service.start(text_run(service, fake.url))
     assert second.target.backend is first.target.backend
     await finished(service, second.id)
     assert fake.connections == 1  # one keep-alive connection across both runs
@@ -69,7 +69,7 @@ async def test_one_run_at_a_time_per_backend_and_backends_are_reused(
 async def test_close_cancels_what_runs_and_records_it(fake: FakeServer) -> None:
     service = BenchmarkService(load_registry(), Store())
     fake.script = Script(tokens=1000, tokens_per_s=100)
-    run = await service.start(text_plan(service, fake.url))
+    run = await service.start(text_run(service, fake.url))
     await asyncio.sleep(0.3)
     await service.aclose()
     assert run.status == "cancelled"
@@ -82,17 +82,30 @@ async def test_cancel_unknown_run_is_a_clear_error(service: BenchmarkService) ->
 
 
 async def test_two_starts_at_once_on_one_backend_give_one_run(service: BenchmarkService, fake: FakeServer) -> None:
-    results = await asyncio.gather(service.start(text_plan(service, fake.url)),
-                                   service.start(text_plan(service, fake.url)), return_exceptions=True)
+    results = await asyncio.gather(service.start(text_run(service, fake.url)),
+                                   service.start(text_run(service, fake.url)), return_exceptions=True)
     assert sorted(type(r).__name__ for r in results) == ["Run", "RunInProgressError"]
 
 
 async def test_queued_runs_wait_their_turn_in_order(service: BenchmarkService, fake: FakeServer) -> None:
-    first = await service.start(text_plan(service, fake.url))
-    second = await service.start(text_plan(service, fake.url), queue=True)
-    third = await service.start(text_plan(service, fake.url), queue=True)
+    first = await service.start(text_run(service, fake.url))
+    second = await service.start(text_run(service, fake.url), queue=True)
+    third = await service.start(text_run(service, fake.url), queue=True)
     assert service.ahead(second) is first and service.ahead(third) is first
     await finished(service, third.id)
     records = {r.id: r for r in service.store.list_runs()}
     assert all(records[r.id].status == "completed" for r in (first, second, third))
     assert records[first.id].created_at < records[second.id].created_at < records[third.id].created_at
+
+
+async def test_bad_inputs_are_refused_by_field_before_any_request(service: BenchmarkService, fake: FakeServer) -> None:
+    with pytest.raises(InputsError) as refused:
+        await service.start(text_run(service, fake.url, max_tokens=0, prompts=[]))
+    assert {loc for loc, _ in refused.value.problems} == {("max_tokens",), ("prompts",)}
+    assert fake.requests == [] and service.runs == {} and service.store.count_runs() == 0
+
+
+async def test_a_run_asked_not_to_save_stays_out_of_history(service: BenchmarkService, fake: FakeServer) -> None:
+    run = await service.start(text_run(service, fake.url).model_copy(update={"save": False}))
+    await run.done.wait()
+    assert run.status == "completed" and service.store.count_runs() == 0

@@ -17,7 +17,7 @@ from pydantic.fields import FieldInfo
 
 from llamaburn.backends.base import Backend
 from llamaburn.engine.metrics import Metric
-from llamaburn.errors import ComingSoonError, ConfigError
+from llamaburn.errors import ComingSoonError, InputsError
 
 HEADLINE = 5
 """How many metrics, from the start of a modality's set, the faces show at a glance: the results cards, the
@@ -25,13 +25,26 @@ live iteration table, the CLI's progress lines and the comparison charts. The fi
 history's column, and the comparison adds its min and max."""
 
 
+def cli_flag(flag: str, *, from_file: str | None = None) -> dict[str, Any]:
+    """A field's command-line options, as ``Field(json_schema_extra=cli_flag("--max-tokens"))``: the CLI adds
+    them for the modality, so no face names a field. ``from_file`` (a list field only) reads the list from a
+    file, one item per non-blank line."""
+    return {"cli": flag} | ({"cli_file": from_file} if from_file else {})
+
+
 class Inputs(BaseModel):
     """Fields every modality's form shares. A modality subclasses this to add its own inputs."""
 
     model_config = ConfigDict(extra="forbid")
 
-    iterations: int = Field(5, ge=1, le=10_000, description="Measured requests; they make the summary.")
-    warmup: int = Field(1, ge=0, le=100, description="Requests run first and left out of the summary.")
+    iterations: int = Field(
+        5, ge=1, le=10_000, description="Measured requests; they make the summary.",
+        json_schema_extra=cli_flag("--iterations"),
+    )
+    warmup: int = Field(
+        1, ge=0, le=100, description="Requests run first and left out of the summary.",
+        json_schema_extra=cli_flag("--warmup"),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +75,12 @@ class Modality:
         raise ComingSoonError(f"{self.label} benchmarks are coming soon: only available modalities can run")
 
     def parse_inputs(self, data: dict[str, Any]) -> Inputs:
-        """Validate a form or command line into this modality's inputs, as one line per bad field."""
+        """Validate a form or command line into this modality's inputs; ``InputsError`` names each bad field
+        by its path within the inputs (``("prompts", 0)``), so each face can point at it."""
         try:
             return self.inputs.model_validate(data)
         except ValidationError as exc:
-            raise ConfigError(_one_line(exc)) from None
+            raise InputsError(_problems(exc)) from None
 
 
 def field_type(info: FieldInfo) -> tuple[Any, bool]:
@@ -80,11 +94,10 @@ def field_type(info: FieldInfo) -> tuple[Any, bool]:
     return annotation, False
 
 
-def _one_line(exc: ValidationError) -> str:
-    problems = []
+def _problems(exc: ValidationError) -> list[tuple[tuple[str | int, ...], str]]:
+    problems: list[tuple[tuple[str | int, ...], str]] = []
     for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"]) or "input"
         value = error.get("input")
         got = f" (got {value!r})" if not isinstance(value, dict) else ""
-        problems.append(f"{field}: {error['msg']}{got}")
-    return "; ".join(problems)
+        problems.append((tuple(error["loc"]), f"{error['msg']}{got}"))
+    return problems

@@ -4,15 +4,23 @@ validate everything the user typed first, then reach the backend, then measure.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from llamaburn.backends.base import Backend
 from llamaburn.backends.embedded import INSTALL_HINT, embedded_installed
 from llamaburn.backends.ollama import OllamaBackend
-from llamaburn.engine.modality import Inputs, Modality
+from llamaburn.engine.modality import Inputs, Modality, Target
 from llamaburn.engine.registry import Registry
-from llamaburn.errors import BackendError, ComingSoonError, ConfigError, ModelNotFoundError
+from llamaburn.engine.runner import Run
+from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError, ModelNotFoundError
+from llamaburn.modelinfo.service import ModelInfoService
+from llamaburn.service.request import RunRequest
+from llamaburn.service.server_lock import ServerLock
+from llamaburn.service.system import snapshot
+from llamaburn.storage.recorder import Recorder
+from llamaburn.storage.store import Store
 
 PROBE_TIMEOUT_S = 1.0
 
@@ -68,21 +76,37 @@ async def default_backend() -> str:
     )
 
 
-async def open_backend(
-    registry: Registry,
-    name: str | None,
-    url: str | None = None,
-    api_key: str | None = None,
-    read_timeout: float | None = None,
-) -> Backend:
-    """Construct and start a backend; the caller owns it and must ``aclose()`` it."""
-    backend = registry.backend(name or await default_backend())(url, api_key=api_key, read_timeout=read_timeout)
-    try:
-        await backend.start()
-    except BaseException:
-        await backend.aclose()
-        raise
-    return backend
+class BackendPool:
+    """The one way to open a backend: one open backend per server, reused across runs.
+
+    The service keeps a pool for its whole life, so every run reuses the same keep-alive connection (and
+    the embedded server starts once); the CLI opens a pool for one command and closes it.
+    """
+
+    def __init__(self, registry: Registry) -> None:
+        self.registry = registry
+        self._open: dict[tuple[str, str | None, str | None, float | None], Backend] = {}
+
+    async def get(
+        self, name: str | None, url: str | None = None, api_key: str | None = None, read_timeout: float | None = None
+    ) -> Backend:
+        """The open backend for this server, created and started on first use; ``name`` None probes."""
+        name = name or await default_backend()
+        key = (name, url or None, api_key or None, read_timeout)
+        if key not in self._open:
+            backend = self.registry.backend(name)(url or None, api_key=api_key or None, read_timeout=read_timeout)
+            try:
+                await backend.start()
+            except BaseException:
+                await backend.aclose()
+                raise
+            self._open[key] = backend
+        return self._open[key]
+
+    async def aclose(self) -> None:
+        for backend in self._open.values():
+            await backend.aclose()
+        self._open.clear()
 
 
 async def resolve_model(backend: Backend, model: str | None) -> str:
@@ -115,3 +139,61 @@ def run_config(plan: Plan, backend: Backend, model: str) -> dict[str, Any]:
         "read_timeout_s": backend.read_timeout,
         "api_key": "***" if backend.api_key else None,
     }
+
+
+@dataclass(slots=True)
+class PreparedRun:
+    """A run ready to execute: validated, its backend open, its model resolved and described.
+
+    Nothing is stored yet and no lock is held: the face takes ``lock()`` when the run's turn comes, then
+    ``record(store)`` puts it in history.
+    """
+
+    run: Run
+    config: dict[str, Any]
+    model_info: dict[str, Any]
+    system: dict[str, Any] = field(default_factory=dict)
+
+    def lock(self) -> ServerLock:
+        """The lock that keeps other llamaburn processes off this server while the run measures it."""
+        backend = self.run.target.backend
+        return ServerLock(backend.label, backend.url, self.run.id)
+
+    async def record(self, store: Store | None) -> Recorder | None:
+        """Snapshot the system (with the server's version, if it tells) and record the run into ``store``."""
+        backend = self.run.target.backend
+        try:
+            version = await backend.version()
+        except LlamaBurnError:
+            version = None
+        self.system = snapshot(backend.name, backend.url, version)
+        if store is None:
+            return None
+        return Recorder(store, self.run, backend.name, self.config, self.system, self.model_info)
+
+
+async def prepare_run(
+    request: RunRequest,
+    registry: Registry,
+    backends: BackendPool,
+    model_infos: ModelInfoService | None = None,
+    check: Callable[[Backend], None] | None = None,
+) -> PreparedRun:
+    """The one run assembly that every face, the test harness and the benchmarks call.
+
+    Validation comes first and touches neither the network nor the store: ``InputsError`` names each bad
+    input, ``ConfigError`` an unknown modality or backend or an empty model, ``ComingSoonError`` a modality
+    that cannot run yet. Then the backend opens (from ``backends``), the model is resolved and described
+    (by ``model_infos``; without one the run has no model info). ``check`` is called with the open backend
+    before the model is resolved and again once the run exists, so the service can refuse a busy server.
+    """
+    checked = plan(registry, request.modality, request.inputs, request.backend, request.url, request.model)
+    backend = await backends.get(checked.backend, checked.url, request.api_key, request.read_timeout)
+    if check is not None:
+        check(backend)
+    model = await resolve_model(backend, checked.model)
+    info = (await model_infos.get(backend, model)).model_dump(mode="json") if model_infos else {}
+    run = Run(checked.modality, checked.inputs, Target(backend, model))
+    if check is not None:
+        check(backend)
+    return PreparedRun(run, run_config(checked, backend, model), info)

@@ -13,15 +13,13 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from llamaburn.backends.base import Backend, ModelEntry
-from llamaburn.engine.modality import Target
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
-from llamaburn.errors import ConfigError, LlamaBurnError, RunInProgressError
+from llamaburn.errors import ConfigError, RunInProgressError
 from llamaburn.modelinfo.service import ModelInfo, ModelInfoService
-from llamaburn.service.assembly import Plan, default_backend, resolve_model, run_config
+from llamaburn.service.assembly import BackendPool, Plan, PreparedRun, prepare_run
+from llamaburn.service.request import RunRequest
 from llamaburn.service.server_lock import ServerLock
-from llamaburn.service.system import snapshot
-from llamaburn.storage.recorder import Recorder
 from llamaburn.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -38,6 +36,17 @@ async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
             task.cancel()
 
 
+def _request_of(plan: Plan, api_key: str | None) -> RunRequest:
+    return RunRequest(
+        modality=plan.modality.name,
+        inputs=plan.inputs.model_dump(mode="json"),
+        backend=plan.backend,
+        url=plan.url,
+        api_key=api_key,
+        model=plan.model,
+    )
+
+
 def _busy(run: Run) -> RunInProgressError:
     return RunInProgressError(run.target.backend.label, run.target.backend.url, run.id)
 
@@ -47,25 +56,15 @@ class BenchmarkService:
         self.registry = registry
         self.store = store
         self.runs: dict[str, Run] = {}
-        self._backends: dict[tuple[str, str | None, str | None], Backend] = {}
+        self.backends = BackendPool(registry)
         self._tasks: set[asyncio.Task[None]] = set()
         self.model_infos = ModelInfoService(store)
         self._history_listeners: list[Callable[[], None]] = []
         self._run_listeners: list[Callable[[Run], None]] = []
 
     async def backend(self, name: str | None, url: str | None = None, api_key: str | None = None) -> Backend:
-        """The open backend for this server, created and started on first use."""
-        name = name or await default_backend()
-        key = (name, url or None, api_key or None)
-        if key not in self._backends:
-            backend = self.registry.backend(name)(url or None, api_key=api_key or None)
-            try:
-                await backend.start()
-            except BaseException:
-                await backend.aclose()
-                raise
-            self._backends[key] = backend
-        return self._backends[key]
+        """The service's open backend for this server (from its ``BackendPool``)."""
+        return await self.backends.get(name, url, api_key)
 
     async def models(self, name: str | None, url: str | None = None, api_key: str | None = None) -> list[ModelEntry]:
         return await (await self.backend(name, url, api_key)).models()
@@ -90,7 +89,7 @@ class BenchmarkService:
         return None
 
     async def start(
-        self, plan: Plan, api_key: str | None = None, *, queue: bool = False, announce: bool = False
+        self, request: RunRequest | Plan, api_key: str | None = None, *, queue: bool = False, announce: bool = False
     ) -> Run:
         """Start a run in the background and return it at once; subscribe to ``run.bus`` to follow it.
 
@@ -100,19 +99,17 @@ class BenchmarkService:
         ``announce`` tells the ``on_run_announced`` listeners (open pages) about a run nobody is watching,
         one started over the API.
         """
-        backend = await self.backend(plan.backend, plan.url, api_key)
-        if not queue and (busy := self.active(backend)) is not None:
-            raise _busy(busy)
-        model = await resolve_model(backend, plan.model)
-        info = await self.model_info(backend, model)
-        run = Run(plan.modality, plan.inputs, Target(backend, model))
-        if not queue and (busy := self.active(backend)) is not None:  # taken while we awaited the model
-            raise _busy(busy)
-        lock = ServerLock(backend.label, backend.url, run.id)
+        if isinstance(request, Plan):  # compatibility until the API and the UI page send a RunRequest
+            request = _request_of(request, api_key)
+        prepared = await prepare_run(
+            request, self.registry, self.backends, self.model_infos, check=None if queue else self._refuse_busy
+        )
+        run = prepared.run
+        lock = prepared.lock()
         if not queue:
             lock.acquire()
-        self.runs[run.id] = run  # no await since the check: nothing else can take the backend meanwhile
-        task = asyncio.create_task(self._execute(run, plan, info.model_dump(mode="json"), lock))
+        self.runs[run.id] = run  # no await since the last check: nothing else can take the backend meanwhile
+        task = asyncio.create_task(self._execute(prepared, lock, request.save))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if announce:
@@ -120,8 +117,12 @@ class BenchmarkService:
                 listener(run)
         return run
 
-    async def _execute(self, run: Run, plan: Plan, info: dict[str, Any], lock: ServerLock) -> None:
-        backend = run.target.backend
+    def _refuse_busy(self, backend: Backend) -> None:
+        if (busy := self.active(backend)) is not None:
+            raise _busy(busy)
+
+    async def _execute(self, prepared: PreparedRun, lock: ServerLock, save: bool) -> None:
+        run = prepared.run
         try:
             while (ahead := self.ahead(run)) is not None and not run.cancel_requested.is_set():
                 await _first_of(ahead.done.wait(), run.cancel_requested.wait())
@@ -130,21 +131,11 @@ class BenchmarkService:
                     lock.acquire()
                 except RunInProgressError:
                     await _first_of(asyncio.sleep(LOCK_POLL_S), run.cancel_requested.wait())
-            try:
-                version = await backend.version()
-            except LlamaBurnError:
-                version = None
-            recorder = Recorder(
-                self.store,
-                run,
-                backend.name,
-                run_config(plan, backend, run.target.model),
-                snapshot(backend.name, backend.url, version),
-                info,
-            )
+            recorder = await prepared.record(self.store if save else None)
             self._history_changed()
             await run.execute()
-            await recorder.task
+            if recorder is not None:
+                await recorder.task
         except Exception as exc:  # the run must end in a terminal event whatever broke around it
             log.exception("run %s could not run", run.id)
             if not run.done.is_set():
@@ -206,7 +197,5 @@ class BenchmarkService:
             run.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        for backend in self._backends.values():
-            await backend.aclose()
-        self._backends.clear()
+        await self.backends.aclose()
         await self.model_infos.aclose()

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from llamaburn.plugin import ChatRequest, Inputs, Metric, Modality, Target, hookimpl, measure_stream
+from llamaburn.plugin import ChatRequest, Inputs, Metric, Modality, Target, cli_flag, hookimpl, measure_stream
 
 DEFAULT_PROMPT = "Explain the concept of recursion in programming, with a short example."
 
@@ -29,10 +29,18 @@ class TextInputs(Inputs):
         default_factory=lambda: [DEFAULT_PROMPT],
         min_length=1,
         description="One prompt, or a set used in turn by successive iterations.",
+        json_schema_extra=cli_flag("--prompt", from_file="--prompts-file"),
     )
-    temperature: float = Field(0.7, ge=0.0, le=2.0, description="Sampling temperature, 0 to 2.")
-    max_tokens: int = Field(256, ge=1, le=131_072, description="Most tokens to generate per answer.")
-    seed: int | None = Field(None, description="Sampling seed, for repeatable answers where supported.")
+    temperature: float = Field(
+        0.7, ge=0.0, le=2.0, description="Sampling temperature, 0 to 2.", json_schema_extra=cli_flag("--temperature")
+    )
+    max_tokens: int = Field(
+        256, ge=1, le=131_072, description="Most tokens to generate per answer.",
+        json_schema_extra=cli_flag("--max-tokens"),
+    )
+    seed: int | None = Field(
+        None, description="Sampling seed, for repeatable answers where supported.", json_schema_extra=cli_flag("--seed")
+    )
 
     @field_validator("prompts")
     @classmethod

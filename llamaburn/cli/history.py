@@ -1,0 +1,90 @@
+"""``llamaburn history``, ``compare`` and ``export``: the stored runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from llamaburn.cli.commands import print_json
+
+
+def history(args: argparse.Namespace) -> int:
+    from llamaburn.cli.report import table
+    from llamaburn.engine.format import titled
+    from llamaburn.engine.registry import load_registry
+    from llamaburn.storage.store import Store
+
+    runs = Store().list_runs(limit=args.limit, offset=args.offset)
+    if args.json:
+        print_json([run.model_dump(mode="json") for run in runs])
+        return 0
+    modalities = load_registry().modalities
+
+    def headline(run: Any) -> list[Any]:
+        """The run's headline metric (its modality's first) and its mean; blanks if the plugin is gone."""
+        modality = modalities.get(run.modality)
+        if modality is None or not modality.metrics:
+            return [None, None]
+        metric = modality.metrics[0]
+        mean = (run.summary.get(metric.name) or {}).get("mean")
+        return [titled(metric), mean]
+
+    print(
+        table(
+            ["id", "date (UTC)", "modality", "backend", "model", "status", "metric", "mean"],
+            [
+                [
+                    run.id[:8],
+                    run.created_at.strftime("%Y-%m-%d %H:%M"),
+                    run.modality,
+                    run.backend,
+                    run.model,
+                    run.status,
+                    *headline(run),
+                ]
+                for run in runs
+            ],
+        )
+    )
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    from llamaburn.cli.report import table
+    from llamaburn.engine.format import titled
+    from llamaburn.engine.registry import load_registry
+    from llamaburn.service.compare import compare, metric_set
+    from llamaburn.storage.store import Store
+
+    store = Store()
+    runs = [store.get_run(run_id) for run_id in args.run_ids]
+    comparison = compare(runs, metric_set(load_registry().modalities, runs))
+    if args.json:
+        print_json(comparison.model_dump(mode="json"))
+        return 0
+    headers = [
+        "metric",
+        *(f"{c.model} ({c.id[:8]})" for c in comparison.runs),
+        *(f"diff {c.id[:8]}" for c in comparison.runs[1:]),
+        "winner",
+    ]
+    blank = [""] * (len(comparison.runs) - 1)
+    rows: list[list[Any]] = [
+        ["Size", *(c.parameter_size or "-" for c in comparison.runs), *blank, ""],
+        ["Quant", *(c.quantization or "-" for c in comparison.runs), *blank, ""],
+    ]
+    for row in comparison.rows:
+        diffs = [f"{d:+.1f}%" if d is not None else "-" for d in row.diff_pct[1:]]
+        winner = comparison.runs[row.winner].id[:8] if row.winner is not None else "-"
+        rows.append([titled(row), *row.values, *diffs, winner])
+    print(table(headers, rows))
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from llamaburn.storage.export import write_csv, write_json
+    from llamaburn.storage.store import Store
+
+    (write_csv if args.format == "csv" else write_json)(Store(), sys.stdout)
+    return 0
