@@ -23,10 +23,11 @@ from llamaburn.backends.base import Backend
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.engine.bus import Subscription
-from llamaburn.engine.modality import Modality, Target
-from llamaburn.engine.registry import load_registry
+from llamaburn.engine.modality import Modality
+from llamaburn.engine.registry import Registry, load_registry
 from llamaburn.engine.runner import Run
-from llamaburn.storage.recorder import Recorder
+from llamaburn.service.assembly import BackendPool, prepare_run
+from llamaburn.service.request import RunRequest
 from llamaburn.storage.store import Store
 
 Protocol = Literal["ollama", "openai"]
@@ -81,16 +82,21 @@ class Request:
         return body
 
 
-# LlamaBurn: the real Run -> Modality -> Backend path, with its bus and a Recorder, as `llamaburn bench` runs it.
+# LlamaBurn: the real prepare_run -> Run -> Modality -> Backend path, with its bus and a Recorder, as `llamaburn bench`
+# runs it.
 
-_text: Modality | None = None
+_registry: Registry | None = None
+
+
+def text_registry() -> Registry:
+    global _registry
+    if _registry is None:
+        _registry = load_registry()
+    return _registry
 
 
 def text_modality() -> Modality:
-    global _text
-    if _text is None:
-        _text = load_registry().modality("text")
-    return _text
+    return text_registry().modality("text")
 
 
 def backend_for(protocol: Protocol, url: str) -> Backend:
@@ -116,13 +122,18 @@ async def llamaburn_run(
     ``marks`` gets ``perf_counter()`` readings: ``executed`` (``execute()`` returned) and ``recorded``
     (the recorder committed its last write).
     """
-    modality = text_modality()
-    inputs = modality.parse_inputs({
+    registry = text_registry()
+    inputs = {
         "iterations": iterations, "warmup": warmup, "prompts": [request.prompt], "max_tokens": request.max_tokens,
         "temperature": request.temperature, "seed": request.seed,
-    })
-    run = Run(modality, inputs, Target(backend, request.model))
-    recorder = Recorder(store, run, backend.name, {"benchmark": True}, {}) if store else None
+    }
+    asked = RunRequest(inputs=inputs, backend=backend.name, url=backend.url, api_key=backend.api_key,
+                       read_timeout=backend.read_timeout, model=request.model)
+    pool = BackendPool(registry)
+    pool.add(backend)  # the caller's backend and its connections; the caller closes it
+    prepared = await prepare_run(asked, registry, pool)
+    run = prepared.run
+    recorder = await prepared.record(store)
     tasks = [asyncio.ensure_future(subscriber(run.bus.subscribe(replay=True))) for subscriber in subscribers]
     await run.execute()
     if marks is not None:

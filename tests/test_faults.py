@@ -49,14 +49,12 @@ from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.cli import main
 from llamaburn.engine.bus import EventBus
 from llamaburn.engine.events import Event, IterationComplete, IterationStart, Token, Warmup
-from llamaburn.engine.modality import Target
 from llamaburn.engine.registry import Registry, load_registry
 from llamaburn.engine.runner import Run
 from llamaburn.errors import BackendError, ModelNotFoundError, RunInProgressError
-from llamaburn.service.assembly import plan, resolve_model, run_config
+from llamaburn.service.assembly import BackendPool, prepare_run, resolve_model
+from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
-from llamaburn.service.system import snapshot
-from llamaburn.storage.recorder import Recorder
 from llamaburn.storage.store import Store
 from llamaburn.ui.page import MainPage
 from tests.fakes import DEFAULT_MODEL, FakeServer, Received, Script
@@ -333,16 +331,18 @@ def store() -> Store:
 
 
 async def measure(registry: Registry, backend: Backend, store: Store, iterations: int = 3, warmup: int = 1) -> Run:
-    """One run as every face runs it: validated inputs, the model resolved, a recorder on the bus."""
+    """One run as every face runs it (``prepare_run``): validated inputs, the model resolved, a recorder."""
     inputs = {"prompts": [PROMPT], "iterations": iterations, "warmup": warmup, "max_tokens": 64}
-    checked = plan(registry, "text", inputs)
-    model = await resolve_model(backend, DEFAULT_MODEL)
-    run = Run(checked.modality, checked.inputs, Target(backend, model))
-    config = run_config(checked, backend, model)
-    recorder = Recorder(store, run, backend.name, config, snapshot(backend.name, backend.url, None))
-    await run.execute()
+    request = RunRequest(inputs=inputs, backend=backend.name, url=backend.url, api_key=backend.api_key,
+                         read_timeout=backend.read_timeout, model=DEFAULT_MODEL)
+    pool = BackendPool(registry)
+    pool.add(backend)  # the test's own backend, reused across runs with its connections; the test closes it
+    prepared = await prepare_run(request, registry, pool)
+    recorder = await prepared.record(store)
+    assert recorder is not None
+    await prepared.run.execute()
     await recorder.task
-    return run
+    return prepared.run
 
 
 def kept(store: Store, run_id: str) -> list[tuple[bool, int, str]]:
@@ -976,8 +976,8 @@ async def test_cancel_endpoint_during_warmup_sse(server: Server, api: Api) -> No
 async def test_two_runs_at_once_engine(protocol: str, server: Server, store: Store, registry: Registry) -> None:
     service = BenchmarkService(registry, store)
     try:
-        checked = plan(registry, "text", {"prompts": [PROMPT], "iterations": 3, "warmup": 1}, protocol, server.url,
-                       DEFAULT_MODEL)
+        checked = RunRequest(inputs={"prompts": [PROMPT], "iterations": 3, "warmup": 1}, backend=protocol,
+                             url=server.url, model=DEFAULT_MODEL)
         first, second = await asyncio.gather(service.start(checked), service.start(checked), return_exceptions=True)
         [run] = [r for r in (first, second) if isinstance(r, Run)]
         [refused] = [r for r in (first, second) if isinstance(r, RunInProgressError)]

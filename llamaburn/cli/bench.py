@@ -58,7 +58,8 @@ def _declared_options(bench: argparse.ArgumentParser, form: type[Inputs]) -> Non
         default = "" if info.default_factory is not None or info.default is None else f" (default: {info.default})"
         group = bench.add_mutually_exclusive_group() if isinstance(from_file, str) else bench
         dest = f"input_{name}"
-        group.add_argument(flag, dest=dest, metavar=name.upper(), help=f"{info.description or name}{default}")
+        metavar = flag.lstrip("-").replace("-", "_").upper()
+        group.add_argument(flag, dest=dest, metavar=metavar, help=f"{info.description or name}{default}")
         declared[dest] = (name, False)
         if isinstance(from_file, str):
             group.add_argument(

@@ -103,6 +103,11 @@ class BackendPool:
             self._open[key] = backend
         return self._open[key]
 
+    def add(self, backend: Backend) -> None:
+        """Hold a backend the caller built and started (the test harness and the benchmarks do), so
+        ``prepare_run`` reuses it, connections included; the pool then owns it."""
+        self._open[(backend.name, backend.url, backend.api_key, backend.read_timeout)] = backend
+
     async def aclose(self) -> None:
         for backend in self._open.values():
             await backend.aclose()

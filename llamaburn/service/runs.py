@@ -43,6 +43,7 @@ def _request_of(plan: Plan, api_key: str | None) -> RunRequest:
         backend=plan.backend,
         url=plan.url,
         api_key=api_key,
+        read_timeout=None,
         model=plan.model,
     )
 
