@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["nicegui.testing.user_plugin"]  # NiceGUI's `user` fixture, for tests/test_ui.py
+
+STRICT = os.environ.get("LLAMABURN_STRICT_TESTS") == "1"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, object, None]:
+    """In strict mode (CI), a skip is a failure: CI installs everything, so a skip there is a broken install."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if STRICT and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped under LLAMABURN_STRICT_TESTS=1: {reason}"
 
 
 @pytest.fixture(autouse=True)
@@ -23,7 +37,6 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def offline_hugging_face(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests never reach the internet: Hugging Face lookups go to a closed loopback port (respx overrides it)."""
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-
 
 
 @pytest.fixture(autouse=True)

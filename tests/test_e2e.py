@@ -19,10 +19,11 @@ import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from tests.system import needs_debian_packages
 
 CHROMIUM = "/usr/bin/chromium"
 OTHER_MODEL = "qwen3:4b"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
+pytestmark = needs_debian_packages("browser")
 
 
 def free_port() -> int:

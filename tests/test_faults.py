@@ -1049,7 +1049,8 @@ def test_two_runs_at_once_from_two_cli_processes_the_second_is_refused(
         assert_one_error_line(err, f"a run is already in progress on Ollama at {server.url} (run {running.id}, "
                                    f"in another llamaburn process, pid {first.pid}): wait for it or cancel it")
         assert [run.id for run in store.list_runs()] == [running.id]  # the refused run was never stored
-        assert len({r.client_port for r in server.chats[chats:]}) == 1  # only the first client measured since
+        # No request from a second client: the first one's connection, or none yet if the refusal was quick.
+        assert len({r.client_port for r in server.chats[chats:]}) <= 1
         assert store.get_run(running.id).status == "running"
     finally:
         first.send_signal(signal.SIGINT)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("Xvfb") and shutil.which("xdotool") and importlib.util.find_spec("webview")),
-    reason="needs Xvfb, xdotool and the native extra (.ci/run installs them)",
-)
+from tests.system import needs_debian_packages
+
+pytestmark = needs_debian_packages("native")
 
 
 def app_env(tmp_path: Path, **extra: str) -> dict[str, str]:

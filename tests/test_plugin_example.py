@@ -2,8 +2,9 @@
 virtual environment next to llamaburn, and nothing else: it is listed, it runs from the CLI, its tab runs in
 the app, and its own test suite passes against the installed wheel.
 
-The environment sees this interpreter's packages (``--system-site-packages``), so llamaburn and its
-dependencies are there without a download; the wheel is built and installed offline (``--no-index``).
+The environment sees the packages of the interpreter running the tests (a ``.pth`` file adds its site
+directories), so llamaburn and its dependencies are there without a download, whether that interpreter is a
+virtualenv's or the system's; the wheel is built and installed offline (``--no-index``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import socket
 import subprocess
 import sys
+import sysconfig
 import time
 import tomllib
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from llamaburn.storage.store import Store
+from tests.system import needs_debian_packages
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "llamaburn-embeddings"
 PROJECT = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
@@ -59,9 +62,15 @@ def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     wheels = root / "wheels"
     _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(wheels), str(EXAMPLE))
     [wheel] = wheels.glob("llamaburn_embeddings-*.whl")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", "--system-site-packages", str(root / "venv")],
-                   check=True)
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
     python = root / "venv" / "bin" / "python"
+    # Not --system-site-packages: from inside a virtualenv that would be the base interpreter's site, without
+    # llamaburn. addsitedir (unlike a bare path) also runs the .pth files there, such as the editable install's.
+    outer = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    inner = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in outer)
+    (Path(inner) / "outer-site.pth").write_text(lines)
     _pip("--python", str(python), "install", "--no-deps", "--no-index", str(wheel))
     return python
 
@@ -171,7 +180,7 @@ def app_url(venv: Path, fake: Any, tmp_path: Path) -> Iterator[str]:
         process.wait(timeout=15)
 
 
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="needs Debian's chromium (.ci/run installs it)")
+@needs_debian_packages("browser")
 def test_its_tab_renders_its_form_and_runs_live_in_the_app(app_url: str) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
