@@ -181,7 +181,7 @@ async def test_a_run_streams_every_event_in_order_over_sse(live: httpx.AsyncClie
     assert all(data["type"] == event for event, data in events)
     assert [sse.id for sse in received] == [str(index) for index in range(len(received))]
     assert answers(events) == ["".join(ANSWER)] * 3
-    assert events[0][1] == {"type": "warmup", "current": 1, "total": 1}
+    assert events[0][1] == {"type": "warmup", "current": 1, "total": 1, "prompt": "first"}
     starts = [data for event, data in events if event == "iteration_start"]
     assert [(s["iteration"], s["total"], s["prompt"]) for s in starts] == [(1, 2, "second"), (2, 2, "first")]
     completes = [data for event, data in events if event == "iteration_complete"]
