@@ -1,4 +1,4 @@
-"""2. Accuracy at known rates: tests/fakes.py's server paces tokens exactly; how far off is LlamaBurn?
+"""2. Accuracy at known rates: llamaburn/testing/servers.py's server paces tokens exactly; how far off is LlamaBurn?
 
 Each repeat measures the same scripted answer three ways, in turn: LlamaBurn's real path, the minimal
 httpx reference, and a raw-socket probe that only counts bytes. The probe shows what the server really

@@ -191,11 +191,11 @@ class ReferenceClient:
 
 # The probe: a blocking socket counting token markers per recv(), to see what the server really sends.
 
-TOKEN_MARK = b'"content": "t'  # tests/fakes.py's tokens are "t0 ", "t1 ", ...
+TOKEN_MARK = b'"content": "t'  # llamaburn/testing/servers.py's tokens are "t0 ", "t1 ", ...
 
 
 def probe(url: str, protocol: Protocol, request: Request) -> Sample:
-    """Only for tests/fakes.py's server: counts its numbered tokens as bytes arrive, with no parsing."""
+    """Only for llamaburn/testing/servers.py's server: counts its numbered tokens as bytes arrive, with no parsing."""
     parts = urlsplit(url)
     body = json.dumps(request.body(protocol)).encode()
     head = (f"POST {PATHS[protocol]} HTTP/1.1\r\nhost: {parts.netloc}\r\ncontent-type: application/json\r\n"

@@ -1,7 +1,7 @@
 """4. Client footprint: what ``llamaburn bench`` costs the machine while it measures a 50 tok/s server.
 
 ``llamaburn bench`` runs as a subprocess (progress on, written to /dev/null; history to a temporary
-SQLite file) against tests/fakes.py's server in another process. ``os.wait4`` gives its CPU time (user +
+SQLite file) against llamaburn/testing/servers.py's server in another process. ``os.wait4`` gives its CPU time (user +
 system), /proc's ``VmHWM`` its peak RSS. Start-up (imports, registry, store) is paid once per command,
 so the steady-state cost is the difference between a K-iteration and a 1-iteration run:
 (cpu_K - cpu_1) / (wall_K - wall_1).

@@ -1,6 +1,6 @@
 """Servers for the benchmarks, each in its own process so that its pacing never waits on our GIL.
 
-- ``fake``: tests/fakes.py's ``FakeServer`` (both protocols, exact pacing), driven by a ``Script``.
+- ``fake``: llamaburn/testing/servers.py's ``FakeServer`` (both protocols, exact pacing), driven by a ``Script``.
 - ``blast``: a raw asyncio server that answers every chat request with one pre-rendered body of N tokens
   written at once, so the client, not the server, is the limit: the pipeline-ceiling source.
 
@@ -141,7 +141,7 @@ async def _blast(tokens: int) -> None:
 
 def _fake(script_json: str) -> None:
     sys.path.insert(0, str(ROOT))
-    from tests.fakes import FakeServer, Script
+    from llamaburn.testing import FakeServer, Script
 
     with FakeServer(Script(**json.loads(script_json))) as server:
         print(server.url, flush=True)

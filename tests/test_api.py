@@ -1,7 +1,7 @@
 """The REST and SSE API, as a script or CI job drives it: start, follow, cancel, queue, history, auth.
 
 Most tests go through httpx's ASGI transport. Live streams run the app under a real uvicorn server on a
-loopback port (the ASGI transport buffers whole responses), against the fake model server of fakes.py.
+loopback port (the ASGI transport buffers whole responses), against the fake model server of llamaburn.testing.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from llamaburn.api.routes import HEARTBEAT_S, RUN_ID_HEADER, router
 from llamaburn.engine.registry import load_registry
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import IterationRecord, RunRecord, Store
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
 ANSWER = ["Hello", ",", " world", "!"]
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -53,7 +53,7 @@ def make_app(service: BenchmarkService) -> FastAPI:
 
 
 class LiveApp:
-    """The app under uvicorn on a free loopback port, in a background thread, like fakes.FakeServer."""
+    """The app under uvicorn on a free loopback port, in a background thread, like llamaburn.testing.FakeServer."""
 
     def __init__(self, app: Any) -> None:
         self._socket = socket.socket()
@@ -181,7 +181,7 @@ async def test_a_run_streams_every_event_in_order_over_sse(live: httpx.AsyncClie
     assert all(data["type"] == event for event, data in events)
     assert [sse.id for sse in received] == [str(index) for index in range(len(received))]
     assert answers(events) == ["".join(ANSWER)] * 3
-    assert events[0][1] == {"type": "warmup", "current": 1, "total": 1}
+    assert events[0][1] == {"type": "warmup", "current": 1, "total": 1, "prompt": "first"}
     starts = [data for event, data in events if event == "iteration_start"]
     assert [(s["iteration"], s["total"], s["prompt"]) for s in starts] == [(1, 2, "second"), (2, 2, "first")]
     completes = [data for event, data in events if event == "iteration_complete"]

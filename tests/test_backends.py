@@ -20,7 +20,7 @@ from llamaburn.backends.ollama import OllamaBackend, ollama_url
 from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.engine.metrics import measure_stream
 from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
 OLLAMA = "http://ollama.test:11434"
 OPENAI = "http://llamacpp.test:8080"

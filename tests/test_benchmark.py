@@ -8,7 +8,7 @@ from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ComingSoonError, ConfigError, ModelNotFoundError
 from llamaburn.service.assembly import default_backend, plan, resolve_model, run_config
-from tests.fakes import FakeServer
+from llamaburn.testing import FakeServer
 
 
 async def test_default_is_ollama_when_it_answers(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from llamaburn.cli import main
 from llamaburn.storage.store import Store
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
 JSON_KEYS = {"run_id", "status", "modality", "backend", "model", "config", "summary", "iterations", "system"}
 STATS = {"mean", "min", "max", "stdev", "p50", "p90", "p99"}

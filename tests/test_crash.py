@@ -10,7 +10,7 @@ import sys
 import time
 
 from llamaburn.storage.store import Store
-from tests.fakes import FakeServer, Script
+from llamaburn.testing import FakeServer, Script
 
 
 def env() -> dict[str, str]:

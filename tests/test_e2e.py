@@ -18,7 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 from tests.system import needs_debian_packages
 
 CHROMIUM = "/usr/bin/chromium"

@@ -17,7 +17,8 @@ from llamaburn.engine.events import (
 
 
 def test_events_serialise_to_the_spec_json() -> None:
-    assert Warmup(current=1, total=2).model_dump() == {"type": "warmup", "current": 1, "total": 2}
+    assert Warmup(current=1, total=2, prompt="p").model_dump() == {
+        "type": "warmup", "current": 1, "total": 2, "prompt": "p"}
     assert IterationStart(iteration=2, total=5, prompt="p").model_dump() == {
         "type": "iteration_start", "iteration": 2, "total": 5, "prompt": "p"}
     assert Token(text="The").model_dump() == {"type": "token", "text": "The"}
@@ -38,7 +39,7 @@ def test_events_parse_back_from_json() -> None:
 async def test_every_subscriber_sees_every_event_and_stops_after_a_terminal_one() -> None:
     bus = EventBus()
     first, second = bus.subscribe(), bus.subscribe()
-    for event in (Warmup(current=1, total=1), Token(text="a"), Complete(summary={}), Token(text="late")):
+    for event in (Warmup(current=1, total=1, prompt="p"), Token(text="a"), Complete(summary={}), Token(text="late")):
         bus.publish(event)
     seen_first = [e.type async for e in first]
     seen_second = [e.type async for e in second]
@@ -76,7 +77,7 @@ async def test_closed_subscription_ends_and_gets_nothing_more() -> None:
 
 async def test_late_subscriber_can_replay_the_run_so_far() -> None:
     bus = EventBus()
-    bus.publish(Warmup(current=1, total=1))
+    bus.publish(Warmup(current=1, total=1, prompt="p"))
     bus.publish(Token(text="a"))
     late = bus.subscribe(replay=True)
     bus.publish(Complete(summary={}))

@@ -11,7 +11,7 @@ completed iteration, and the next ordinary run on the same backend must succeed.
   (or ``cancelled``), then ``GET /api/history/{id}``;
 - **UI**: the NiceGUI page through the ``user`` fixture: a notification and an event-log line.
 
-Faults are scripted on the fake server of ``tests/fakes.py`` per chat request (``Server.arm``), and the
+Faults are scripted on the fake server of ``llamaburn/testing/servers.py`` per chat request (``Server.arm``), and the
 moments that matter (a cancel during a warmup, a restart between two iterations) are hooked on the engine's
 own events (``Moments``), never guessed with a wall clock. Runs are a warmup and 3 iterations, and a
 mid-run fault hits iteration 2, so each stored run must keep the warmup and iteration 1.
@@ -56,8 +56,8 @@ from llamaburn.service.assembly import BackendPool, prepare_run, resolve_model
 from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import Store
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Received, Script
 from llamaburn.ui.page import MainPage
-from tests.fakes import DEFAULT_MODEL, FakeServer, Received, Script
 
 PROTOCOLS = ("ollama", "openai")
 BACKENDS: dict[str, type[Backend]] = {"ollama": OllamaBackend, "openai": OpenAIBackend}

@@ -27,7 +27,7 @@ from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.engine.registry import load_registry
 from llamaburn.engine.runner import Run
 from llamaburn.plugin import Target
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
 DOCS = Path(__file__).parent.parent / "docs" / "plugins.md"
 SCREEN_LINES = 45

@@ -61,6 +61,7 @@ async def test_events_follow_the_spec_order_and_warmup_stays_out_of_the_summary(
         "iteration_start", "token", "token", "token", "iteration_complete",
         "complete",
     ]
+    assert [(e.current, e.total, e.prompt) for e in events if e.type == "warmup"] == [(1, 1, "a")]  # type: ignore[union-attr]
     starts = [e for e in events if e.type == "iteration_start"]
     assert [(e.iteration, e.total, e.prompt) for e in starts] == [(1, 2, "b"), (2, 2, "a")]  # type: ignore[union-attr]
     assert run.status == "completed"

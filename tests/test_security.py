@@ -46,9 +46,9 @@ from llamaburn.engine.registry import load_registry
 from llamaburn.hookspecs import hookimpl
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import IterationRecord, RunRecord, Store, now
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 from llamaburn.ui import app as ui_app
 from llamaburn.ui.page import MainPage
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
 
 # Rendered as text
 

@@ -19,7 +19,7 @@ from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.service.server_lock import ServerLock
 from llamaburn.storage.store import Store
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
 HOLDER = """
 import sys, time

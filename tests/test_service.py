@@ -12,7 +12,7 @@ from llamaburn.errors import ConfigError, InputsError, RunInProgressError
 from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import Store
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
 
 @pytest.fixture

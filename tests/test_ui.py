@@ -21,7 +21,7 @@ from llamaburn.service.assembly import plan
 from llamaburn.service.compare import compare
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import Store
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
 OTHER_MODEL = "qwen3:4b"
 

@@ -12,11 +12,12 @@ from pydantic import BaseModel, Field, TypeAdapter
 
 
 class Warmup(BaseModel):
-    """A warmup request is starting: ``current`` of ``total`` (1-based)."""
+    """A warmup request is starting: ``current`` of ``total`` (1-based), with the prompt it sends."""
 
     type: Literal["warmup"] = "warmup"
     current: int
     total: int
+    prompt: str
 
 
 class WarmupComplete(BaseModel):

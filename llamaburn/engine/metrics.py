@@ -27,10 +27,6 @@ class Metric(BaseModel):
     unit: str
     direction: Literal["higher", "lower"]
 
-    @property
-    def higher_is_better(self) -> bool:
-        return self.direction == "higher"
-
 
 def percentile(values: list[float], q: float) -> float:
     """The q-th percentile (0-100) with linear interpolation between closest ranks (numpy's default)."""

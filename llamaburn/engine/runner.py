@@ -80,8 +80,9 @@ class Run:
     async def _measure_all(self) -> None:
         inputs, total = self.inputs, self.inputs.iterations
         for current in range(1, inputs.warmup + 1):
-            self.bus.publish(Warmup(current=current, total=inputs.warmup))
-            metrics = await self._measure(self.modality.prompt(inputs, current - 1))
+            prompt = self.modality.prompt(inputs, current - 1)
+            self.bus.publish(Warmup(current=current, total=inputs.warmup, prompt=prompt))
+            metrics = await self._measure(prompt)
             self.warmups.append(metrics)
             self.bus.publish(WarmupComplete(current=current, total=inputs.warmup, metrics=metrics))
         for iteration in range(1, total + 1):

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from fake_embeddings import FakeEmbeddingsServer
-from llamaburn.engine.registry import load_registry
 from llamaburn.plugin import Backend
+from llamaburn.testing import registry
 
 ROOT = Path(__file__).parent.parent
 
@@ -45,6 +45,6 @@ def fake() -> Iterator[FakeEmbeddingsServer]:
 @pytest.fixture(params=["ollama", "openai"])
 async def backend(request: pytest.FixtureRequest, fake: FakeEmbeddingsServer) -> AsyncIterator[Backend]:
     """Each test that takes ``backend`` runs once per protocol, through LlamaBurn's own backend classes."""
-    opened = load_registry().backend(request.param)(fake.url)
+    opened = registry().backend(request.param)(fake.url)
     async with opened:
         yield opened

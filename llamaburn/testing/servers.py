@@ -15,7 +15,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, MutableMapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -158,7 +158,7 @@ class FakeServer:
         surfaces as the error httpx raises for a truncated chunked body. Closing the response early (a
         cancel) cancels the app's task, as a closed socket would.
         """
-        messages: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        messages: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
         scope = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
             "scheme": request.url.scheme, "path": request.url.path, "raw_path": request.url.raw_path,
