@@ -56,7 +56,7 @@ from llamaburn.errors import (
     RunInProgressError,
     StoreError,
 )
-from llamaburn.modelinfo.service import ModelInfo
+from llamaburn.modelinfo.info import ModelInfo
 from llamaburn.service.assembly import Plan, default_backend, plan, resolve_model
 from llamaburn.service.compare import Comparison, compare, metric_set
 from llamaburn.service.runs import BenchmarkService

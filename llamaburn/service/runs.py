@@ -17,7 +17,8 @@ from llamaburn.engine.modality import Target
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
 from llamaburn.errors import ConfigError, LlamaBurnError, RunInProgressError
-from llamaburn.modelinfo.service import ModelInfo, ModelInfoService
+from llamaburn.modelinfo.info import ModelInfo
+from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.assembly import Plan, default_backend, resolve_model, run_config
 from llamaburn.service.server_lock import ServerLock
 from llamaburn.service.system import snapshot
