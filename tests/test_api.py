@@ -82,7 +82,7 @@ class LiveApp:
 def no_real_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may reach a real Ollama or start the embedded server: the default backend is then missing."""
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens on the discard port
-    monkeypatch.setattr("llamaburn.service.assembly.embedded_installed", lambda: False)
+    monkeypatch.setattr("llamaburn.backends.embedded.embedded_installed", lambda: False)
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # model info asks Hugging Face: refused at once
 
 

@@ -7,22 +7,8 @@ import pytest
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ComingSoonError, ConfigError, ModelNotFoundError
-from llamaburn.service.assembly import default_backend, plan, resolve_model, run_config
+from llamaburn.service.assembly import plan, resolve_model, run_config
 from llamaburn.testing import FakeServer
-
-
-async def test_default_is_ollama_when_it_answers(monkeypatch: pytest.MonkeyPatch) -> None:
-    with FakeServer() as server:
-        monkeypatch.setenv("OLLAMA_HOST", server.url)
-        assert await default_backend() == "ollama"
-
-
-async def test_default_falls_back_to_embedded_then_to_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens on the discard port
-    assert await default_backend() == "embedded"
-    monkeypatch.setattr("llamaburn.service.assembly.embedded_installed", lambda: False)
-    with pytest.raises(ConfigError, match=r"no backend found: start Ollama .*pip install 'llamaburn\[embedded\]'"):
-        await default_backend()
 
 
 async def test_model_resolution_accepts_latest_and_names_the_alternatives() -> None:

@@ -9,9 +9,10 @@ import httpx
 import pytest
 import respx
 
-from llamaburn.backends.gguf import FILE_TYPES, GGUFError, read_header
+from llamaburn.backends.gguf import FILE_TYPES, GGUFError, read_gguf, read_header
 from llamaburn.backends.ollama import OllamaBackend
-from llamaburn.modelinfo.service import CACHE_TTL, ModelInfo, ModelInfoService, hf_repo_for, read_gguf
+from llamaburn.modelinfo.huggingface import hf_repo_for
+from llamaburn.modelinfo.service import CACHE_TTL, ModelInfoService
 from llamaburn.storage.store import Store
 
 OLLAMA = "http://127.0.0.1:11434"
@@ -82,12 +83,12 @@ async def test_unloaded_model_reports_its_maximum_context() -> None:
     ollama_routes(ps={"models": []})
     respx.get(url__startswith=HF).respond(404, json={"error": "Repository not found"})
     backend = OllamaBackend(OLLAMA)
-    info = ModelInfo(model_id="llama3.1:8b")
     try:
-        await backend.describe("llama3.1:8b", info)
+        facts = await backend.describe("llama3.1:8b")
     finally:
         await backend.aclose()
-    assert info.context_length == 131072 and info.vram_bytes is None
+    assert facts.source == "ollama"
+    assert facts.fields["context_length"] == 131072 and facts.fields["vram_bytes"] is None
 
 
 @respx.mock
@@ -228,3 +229,13 @@ def test_not_a_gguf_file_is_a_clear_error(tmp_path: Path) -> None:
     junk.write_bytes(b"not a model at all")
     with pytest.raises(GGUFError, match="is not a GGUF file"):
         read_header(junk)
+
+
+def test_importing_a_backend_loads_neither_the_store_nor_modelinfo() -> None:
+    """No circle: backends describe models as plain ``ModelFacts``, so they need no database and no modelinfo."""
+    import subprocess
+    import sys
+
+    code = ("import llamaburn.backends.ollama, llamaburn.backends.openai, llamaburn.backends.embedded, sys; "
+            "assert 'sqlalchemy' not in sys.modules; assert 'llamaburn.modelinfo' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -154,3 +154,18 @@ def test_misspelled_hook_is_refused_loudly() -> None:
     [problem] = registry.problems
     assert problem.name == "typo" and "register_modality" in (problem.error or "")
     assert "tiny" in registry.modalities  # the plugins after it still load
+
+
+async def test_default_backend_follows_probe_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.fakes import FakeServer
+
+    registry = load_registry([])
+    with FakeServer() as server:
+        monkeypatch.setenv("OLLAMA_HOST", server.url)
+        assert await registry.default_backend() == "ollama"
+    monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # nothing listens on the discard port
+    monkeypatch.setattr("llamaburn.backends.embedded.embedded_installed", lambda: True)
+    assert await registry.default_backend() == "embedded"
+    monkeypatch.setattr("llamaburn.backends.embedded.embedded_installed", lambda: False)
+    with pytest.raises(ConfigError, match=r"no backend found .*start Ollama .*pip install 'llamaburn\[embedded\]'"):
+        await registry.default_backend()

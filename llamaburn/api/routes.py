@@ -56,8 +56,8 @@ from llamaburn.errors import (
     RunInProgressError,
     StoreError,
 )
-from llamaburn.modelinfo.service import ModelInfo
-from llamaburn.service.assembly import Plan, default_backend, plan, resolve_model
+from llamaburn.modelinfo.info import ModelInfo
+from llamaburn.service.assembly import Plan, plan, resolve_model
 from llamaburn.service.compare import Comparison, compare, metric_set
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import RunRecord
@@ -291,7 +291,7 @@ async def open_backend(
     """The service's backend for this server: 422 for a bad name or URL, 503 when none is found."""
     if name is None:
         try:
-            name = await default_backend()
+            name = await service.registry.default_backend()
         except ConfigError as exc:
             raise HTTPException(503, str(exc)) from None
     try:

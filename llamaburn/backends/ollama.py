@@ -7,9 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ServerTimings, one_line
+from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ModelFacts, ServerTimings, one_line
+from llamaburn.backends.gguf import size_label
 from llamaburn.errors import BackendError, ConfigError
-from llamaburn.modelinfo.service import ModelInfo, from_ollama
 
 DEFAULT_PORT = 11434
 
@@ -39,11 +39,31 @@ def ollama_url(host: str | None = None) -> str:
     return f"{parts.scheme}://{hostname}:{port or default_port}{parts.path.rstrip('/')}"
 
 
+def show_facts(show: dict[str, Any], loaded: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``ModelInfo`` fields of ``/api/show`` (and of the model's ``/api/ps`` entry, when it is loaded)."""
+    details = show.get("details") or {}
+    model_info = show.get("model_info") or {}
+    architecture = model_info.get("general.architecture")
+    return {
+        "parameter_size": details.get("parameter_size") or size_label(model_info.get("general.parameter_count")),
+        "quantization": details.get("quantization_level"),
+        "family": details.get("family") or architecture,
+        "format": details.get("format"),
+        "context_length": (loaded or {}).get("context_length") or model_info.get(f"{architecture}.context_length"),
+        "capabilities": show.get("capabilities") or [],
+        "vram_bytes": (loaded or {}).get("size_vram"),
+        "chat_template": bool(show["template"]) if "template" in show else None,
+    }
+
+
 class OllamaBackend(Backend):
     name = "ollama"
     label = "Ollama"
     default_url = ""
     unreachable_hint = "start it with `ollama serve`, or pick another backend (--backend embedded)"
+    url_placeholder = "http://127.0.0.1:11434 (or OLLAMA_HOST)"
+    probe_order = 10
+    capabilities = frozenset({"chat", "vision", "embeddings"})
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         super().__init__(ollama_url(url), **options)
@@ -73,16 +93,16 @@ class OllamaBackend(Backend):
         return entries
 
     async def show(self, model: str) -> dict[str, Any]:
-        with self.errors(model):
+        with self.errors():
             response = await self.client.post("/api/show", json={"model": model})
             self.raise_for_status(response, model)
             return self.decode(response.text)
 
-    async def describe(self, model: str, info: ModelInfo) -> None:
+    async def describe(self, model: str) -> ModelFacts:
         """``/api/show`` for what the model is, ``/api/ps`` for how it is loaded (VRAM, context) if it is."""
         running = await self._model_list("/api/ps", "a list of loaded models")
         loaded = next((entry for entry in running if entry["name"] == model), None)
-        from_ollama(info, await self.show(model), loaded)
+        return ModelFacts(self.name, show_facts(await self.show(model), loaded))
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         message: dict[str, Any] = {"role": "user", "content": request.prompt}
@@ -98,7 +118,7 @@ class OllamaBackend(Backend):
             if value is not None
         }
         body = {"model": request.model, "messages": [message], "stream": True, "options": options}
-        with self.errors(request.model):
+        with self.errors():
             async with self.client.stream("POST", "/api/chat", json=body) as response:
                 if response.status_code >= 400:
                     await response.aread()

@@ -7,7 +7,7 @@ C++ server adds ``timings``, and llama-cpp-python sends neither, so tokens are t
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 from httpx_sse import SSEError, aconnect_sse
 
@@ -19,6 +19,9 @@ class OpenAIBackend(Backend):
     name = "openai"
     label = "OpenAI-compatible server"
     default_url = "http://127.0.0.1:8080"
+    url_placeholder: ClassVar[str | None] = "http://127.0.0.1:8080"
+    takes_api_key = True  # vLLM --api-key, LM Studio, hosted servers
+    capabilities = frozenset({"chat", "vision"})
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         url = (url or self.default_url).strip().rstrip("/")
@@ -64,7 +67,7 @@ class OpenAIBackend(Backend):
         ):
             if value is not None:
                 body[key] = value
-        with self.errors(request.model):
+        with self.errors():
             async with aconnect_sse(self.client, "POST", "/v1/chat/completions", json=body) as source:
                 if source.response.status_code >= 400:
                     await source.response.aread()

@@ -76,10 +76,9 @@ def models(args: argparse.Namespace) -> int:
 
 
 def _describe_gguf(path: Path, as_json: bool) -> int:
-    from llamaburn.backends.gguf import GGUFError
+    from llamaburn.backends.gguf import GGUFError, read_gguf
     from llamaburn.cli.report import table
     from llamaburn.errors import ConfigError
-    from llamaburn.modelinfo.service import read_gguf
 
     try:
         facts = read_gguf(path)

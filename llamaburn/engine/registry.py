@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from llamaburn import __version__, hookspecs
 from llamaburn.backends import builtin
 from llamaburn.backends.base import Backend
+from llamaburn.backends.embedded import INSTALL_HINT
 from llamaburn.engine.modality import Modality
 from llamaburn.errors import ConfigError
 
@@ -61,6 +62,21 @@ class Registry:
         if name not in self.backends:
             raise ConfigError(f"unknown backend {name!r}; choose from: {', '.join(self.backends)}")
         return self.backends[name]
+
+    async def default_backend(self) -> str:
+        """The backend to use when the user names none: the first, by ``probe_order``, that is ``available()``
+        (Ollama answers, then the embedded server is installed)."""
+        probed = sorted(
+            (cls for cls in self.backends.values() if cls.probe_order is not None),
+            key=lambda cls: cls.probe_order or 0,
+        )
+        for cls in probed:
+            if await cls.available():
+                return cls.name
+        raise ConfigError(
+            f"no backend found ({', '.join(cls.label for cls in probed) or 'none'} probed): start Ollama "
+            f"(`ollama serve`), point --backend openai --url at a server, or use the embedded backend ({INSTALL_HINT})"
+        )
 
     def describe(self) -> list[PluginInfo]:
         """Every modality, then every backend, then every problem, for ``llamaburn plugins``."""

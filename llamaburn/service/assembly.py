@@ -9,20 +9,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llamaburn.backends.base import Backend
-from llamaburn.backends.embedded import INSTALL_HINT, embedded_installed
-from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.engine.modality import Inputs, Modality, Target
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
-from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError, ModelNotFoundError
+from llamaburn.errors import ComingSoonError, ConfigError, LlamaBurnError, ModelNotFoundError
 from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.request import RunRequest
 from llamaburn.service.server_lock import ServerLock
 from llamaburn.service.system import snapshot
 from llamaburn.storage.recorder import Recorder
 from llamaburn.storage.store import Store
-
-PROBE_TIMEOUT_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,24 +54,6 @@ def plan(
     return Plan(chosen, chosen.parse_inputs(inputs), backend, url, model)
 
 
-async def default_backend() -> str:
-    """Ollama if it answers, else the embedded server if it is installed."""
-    probe = OllamaBackend(read_timeout=PROBE_TIMEOUT_S)
-    try:
-        await probe.version()
-        return "ollama"
-    except BackendError:
-        pass
-    finally:
-        await probe.aclose()
-    if embedded_installed():
-        return "embedded"
-    raise ConfigError(
-        f"no backend found: start Ollama (`ollama serve`) at {probe.url}, point --backend "
-        f"openai --url at a server, or use the embedded backend ({INSTALL_HINT})"
-    )
-
-
 class BackendPool:
     """The one way to open a backend: one open backend per server, reused across runs.
 
@@ -91,7 +69,7 @@ class BackendPool:
         self, name: str | None, url: str | None = None, api_key: str | None = None, read_timeout: float | None = None
     ) -> Backend:
         """The open backend for this server, created and started on first use; ``name`` None probes."""
-        name = name or await default_backend()
+        name = name or await self.registry.default_backend()
         key = (name, url or None, api_key or None, read_timeout)
         if key not in self._open:
             backend = self.registry.backend(name)(url or None, api_key=api_key or None, read_timeout=read_timeout)

@@ -16,7 +16,8 @@ from llamaburn.backends.base import Backend, ModelEntry
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
 from llamaburn.errors import ConfigError, RunInProgressError
-from llamaburn.modelinfo.service import ModelInfo, ModelInfoService
+from llamaburn.modelinfo.info import ModelInfo
+from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.assembly import BackendPool, Plan, PreparedRun, prepare_run
 from llamaburn.service.request import RunRequest
 from llamaburn.service.server_lock import ServerLock

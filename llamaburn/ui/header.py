@@ -8,12 +8,9 @@ from nicegui import ui
 
 from llamaburn.backends.base import Backend, ModelEntry
 from llamaburn.errors import LlamaBurnError
-from llamaburn.modelinfo.service import ModelInfo
-from llamaburn.service.assembly import default_backend
+from llamaburn.modelinfo.info import ModelInfo
 from llamaburn.service.runs import BenchmarkService
 
-URL_PLACEHOLDERS = {"ollama": "http://127.0.0.1:11434 (or OLLAMA_HOST)", "openai": "http://127.0.0.1:8080"}
-KEYED = ("openai",)  # the backends whose servers may want an API key (vLLM --api-key, LM Studio, hosted)
 INFO_FIELDS = (
     ("Size", "parameter_size"),
     ("Quant", "quantization"),
@@ -46,6 +43,8 @@ class BackendBar:
             self.api_key.classes("min-w-[12rem]").props("dense clearable").mark("backend-api-key")
             self.api_key.on("keydown.enter", self.connect)
             self.api_key.on("blur", self.connect)
+            self.read_timeout = ui.number("Read timeout (s)", min=1, format="%.0f").classes("w-[9rem]")
+            self.read_timeout.props("dense clearable").mark("read-timeout")
             self.status = ui.badge("not connected", color="grey").mark("backend-status")
             self.model = ui.select([], label="Model", on_change=self.show_info).classes("min-w-[16rem]")
             self.model.mark("model-select")
@@ -55,7 +54,7 @@ class BackendBar:
     async def choose_default(self) -> None:
         """Select Ollama if it answers, else the embedded backend, as the CLI does."""
         try:
-            name = await default_backend()
+            name = await self.service.registry.default_backend()
         except LlamaBurnError as exc:
             self._fail(str(exc))
             name = "ollama"
@@ -65,9 +64,10 @@ class BackendBar:
         name = self.kind.value
         if name is None:
             return
-        self.url.set_visibility(name in URL_PLACEHOLDERS)
-        self.api_key.set_visibility(name in KEYED)
-        self.url.props(f'placeholder="{URL_PLACEHOLDERS.get(name, "")}"')
+        declared = self.service.registry.backend(name)
+        self.url.set_visibility(declared.url_placeholder is not None)
+        self.api_key.set_visibility(declared.takes_api_key)
+        self.url.props(f'placeholder="{declared.url_placeholder or ""}"')
         self.status.set_text("connecting…")
         self.status.props("color=grey")
         try:
@@ -87,7 +87,13 @@ class BackendBar:
 
     def key(self) -> str | None:
         """The API key for the selected backend; never shown, logged or stored in clear (runs keep ``***``)."""
-        return (self.api_key.value or None) if self.kind.value in KEYED else None
+        name = self.kind.value
+        return (self.api_key.value or None) if name and self.service.registry.backend(name).takes_api_key else None
+
+    def timeout(self) -> float | None:
+        """The read timeout the user typed, in seconds, for the run request; ``None``: the backend's default."""
+        value = self.read_timeout.value
+        return float(value) if value else None
 
     def _fail(self, message: str) -> None:
         self.status.set_text("unreachable")

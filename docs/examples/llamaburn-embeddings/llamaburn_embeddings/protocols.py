@@ -74,7 +74,7 @@ async def embed(backend: Backend, model: str, texts: list[str]) -> Batch:
     """
     protocol = protocol_for(backend)
     where = f"{backend.label} at {backend.url}"
-    with backend.errors(model):
+    with backend.errors():
         started = time.perf_counter()
         response = await backend.client.post(protocol.path, json={"model": model, "input": texts})
         latency_s = time.perf_counter() - started
