@@ -157,7 +157,7 @@ def test_misspelled_hook_is_refused_loudly() -> None:
 
 
 async def test_default_backend_follows_probe_order(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.fakes import FakeServer
+    from llamaburn.testing import FakeServer
 
     registry = load_registry([])
     with FakeServer() as server:
