@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
@@ -468,3 +468,39 @@ async def test_an_api_key_reaches_the_server_and_is_stored_masked(app_user: User
     assert stored.backend == "openai" and stored.config["api_key"] == "***"
     assert key not in stored.model_dump_json() and all(key not in label.text for label in
                                                        element(app_user, "event-log").descendants())
+
+
+class DialInputs(Inputs):
+    steps: int = Field(4, ge=1, le=9, title="Steps", description="How many steps.")
+    mode: Literal["a", "b"] = Field("a", description="Which way.")
+    strict: bool = Field(False, description="Refuse loose answers.")
+    sizes: list[float] = Field(default_factory=lambda: [1.5, 2.0], description="Sizes, one per line.")
+    note: str = Field("", json_schema_extra={"multiline": True}, description="A free note.")
+
+
+class DialModality(CountModality):
+    name = "dial"
+    label = "Dial"
+    inputs = DialInputs
+
+
+class DialPlugin:
+    @hookimpl
+    def register_modalities(self, register: Callable[[Modality], None]) -> None:
+        register(DialModality())
+
+
+async def test_a_new_plugin_field_shows_in_the_form_with_no_ui_edit(
+    user: User, fake: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dial_user = await open_app(user, fake, monkeypatch, load_registry(extra=[("dial", DialPlugin())]))
+    select_tab(dial_user, "dial")
+    steps = element(dial_user, "field-steps")
+    assert isinstance(steps, ui.number) and (steps.props["min"], steps.props["max"]) == (1, 9)
+    mode = element(dial_user, "field-mode")
+    assert isinstance(mode, ui.select) and mode.options == ["a", "b"] and mode.value == "a"
+    assert isinstance(element(dial_user, "field-strict"), ui.switch)
+    assert element(dial_user, "field-sizes").value == "1.5\n2.0"
+    assert isinstance(element(dial_user, "field-note"), ui.textarea)
+    await until(lambda: bool(dial_user.find(marker="info-quantization").elements))  # the header is done
+    await dial_user.service.aclose()  # type: ignore[attr-defined]

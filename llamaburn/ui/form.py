@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import typing
 from collections.abc import Callable
 from typing import Any, Literal
@@ -16,8 +17,20 @@ from llamaburn.engine.modality import field_type
 Reader = Callable[[], Any]
 
 
-def _label(name: str) -> str:
-    return name.replace("_", " ").capitalize()
+def _label(name: str, info: FieldInfo) -> str:
+    return info.title or name.replace("_", " ").capitalize()
+
+
+def _bounds(info: FieldInfo) -> tuple[float | None, float | None]:
+    """A number field's ``ge``/``le`` as the input's min/max, so the browser stops what validation would refuse."""
+    low = next((rule.ge for rule in info.metadata if getattr(rule, "ge", None) is not None), None)
+    high = next((rule.le for rule in info.metadata if getattr(rule, "le", None) is not None), None)
+    return low, high
+
+
+def _multiline(info: FieldInfo) -> bool:
+    extra = info.json_schema_extra
+    return isinstance(extra, dict) and bool(extra.get("multiline"))
 
 
 class InputsForm:
@@ -37,27 +50,38 @@ class InputsForm:
         default = None if info.default is PydanticUndefined else info.default
         if info.default_factory is not None:
             default = info.default_factory()  # type: ignore[call-arg]
-        label, hint = _label(name), info.description or ""
+        label, hint = _label(name, info), info.description or ""
         mark = f"field-{name}"
         if typing.get_origin(annotation) is list:
-            area = ui.textarea(f"{label} (one per line)", value="\n".join(default or [])).classes("w-full")
-            area.props("autogrow outlined").tooltip(hint).mark(mark)
+            area = ui.textarea(f"{label} (one per line)", value="\n".join(str(v) for v in default or []))
+            area.classes("w-full").props("autogrow outlined").tooltip(hint).mark(mark)
             return lambda: [line for line in (area.value or "").splitlines() if line.strip()] or [area.value or ""]
         if typing.get_origin(annotation) is Literal:
             select = ui.select(list(typing.get_args(annotation)), label=label, value=default)
             select.classes("min-w-[10rem]").tooltip(hint).mark(mark)
             return lambda: select.value
+        if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+            options = {member.value: member.name for member in annotation}
+            chosen = ui.select(options, label=label, value=default.value if isinstance(default, enum.Enum) else default)
+            chosen.classes("min-w-[10rem]").tooltip(hint).mark(mark)
+            return lambda: chosen.value
         if annotation is bool:
             switch = ui.switch(label, value=bool(default)).tooltip(hint).mark(mark)
             return lambda: switch.value
         if annotation in (int, float):
+            low, high = _bounds(info)
             number = ui.number(
-                label, value=default, step=1 if annotation is int else 0.1, precision=0 if annotation is int else 2
+                label,
+                value=default,
+                step=1 if annotation is int else 0.1,
+                precision=0 if annotation is int else 2,
+                min=low,
+                max=high,
             )
             number.classes("w-32").props("outlined dense" + (" clearable" if optional else "")).tooltip(hint)
             number.mark(mark)
             return lambda: _as_int(number.value) if annotation is int else number.value
-        field = (ui.textarea if name == "prompt" else ui.input)(label, value=default or "")
+        field = (ui.textarea if _multiline(info) else ui.input)(label, value=default or "")
         field.classes("w-full").props("outlined").tooltip(hint).mark(mark)
         return lambda: (field.value or None) if optional else field.value
 

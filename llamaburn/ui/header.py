@@ -7,7 +7,7 @@ from collections.abc import Callable
 from nicegui import ui
 
 from llamaburn.backends.base import Backend, ModelEntry
-from llamaburn.errors import LlamaBurnError
+from llamaburn.errors import ConfigError, LlamaBurnError
 from llamaburn.modelinfo.info import ModelInfo
 from llamaburn.service.runs import BenchmarkService
 
@@ -93,7 +93,11 @@ class BackendBar:
     def timeout(self) -> float | None:
         """The read timeout the user typed, in seconds, for the run request; ``None``: the backend's default."""
         value = self.read_timeout.value
-        return float(value) if value else None
+        if value is None or value == "":
+            return None
+        if float(value) <= 0:
+            raise ConfigError(f"read timeout: must be more than 0 s (got {value})")
+        return float(value)
 
     def _fail(self, message: str) -> None:
         self.status.set_text("unreachable")

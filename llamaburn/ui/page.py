@@ -11,7 +11,7 @@ from nicegui import ui
 from llamaburn.engine.modality import Modality
 from llamaburn.engine.runner import Run
 from llamaburn.errors import LlamaBurnError
-from llamaburn.service.assembly import plan
+from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.ui.comparison import ComparisonPanel
 from llamaburn.ui.form import InputsForm
@@ -91,15 +91,16 @@ class MainPage:
         name, bar = self.tabs.value, self.backend_bar
         form = self.forms.get(name)
         try:
-            checked = plan(
-                self.service.registry,
-                name,
-                form.values() if form else {},
-                bar.kind.value,
-                bar.url.value or None,
-                bar.model.value,
+            request = RunRequest(
+                modality=name,
+                inputs=form.values() if form else {},
+                backend=bar.kind.value,
+                url=bar.url.value or None,
+                api_key=bar.key(),
+                read_timeout=bar.timeout(),
+                model=bar.model.value,
             )
-            run = await self.service.start(checked, bar.key())
+            run = await self.service.start(request)
         except LlamaBurnError as exc:
             self.live.log.push(f"error: {exc}")
             ui.notify(str(exc), type="negative", multi_line=True)

@@ -12,7 +12,9 @@ from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
 
 class CodeInputs(Inputs):
     prompt: str = Field(
-        "Write a function that returns the n-th Fibonacci number.", min_length=1, description="What code to write."
+        "Write a function that returns the n-th Fibonacci number.", min_length=1,
+        description="What code to write.",
+        json_schema_extra={"multiline": True},
     )
     language: Literal["python", "javascript", "typescript", "rust", "go", "c", "cpp", "java"] = Field(
         "python", description="The language the answer must be written in."

@@ -14,7 +14,12 @@ class ImageInputs(Inputs):
     image_path: Annotated[str, upload_path("image")] = Field(
         description="The picture to describe (PNG, JPEG, WebP or GIF): an upload_id from POST /api/uploads."
     )
-    prompt: str = Field("Describe this image.", min_length=1, description="What to ask about the picture.")
+    prompt: str = Field(
+        "Describe this image.",
+        min_length=1,
+        description="What to ask about the picture.",
+        json_schema_extra={"multiline": True},
+    )
 
 
 class ImageModality(Modality):

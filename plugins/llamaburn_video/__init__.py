@@ -14,7 +14,12 @@ class VideoInputs(Inputs):
     video_path: Annotated[str, upload_path("video")] = Field(
         description="The clip to analyse (MP4 or WebM): an upload_id from POST /api/uploads."
     )
-    prompt: str = Field("Describe what happens in this video.", min_length=1, description="What to ask about the clip.")
+    prompt: str = Field(
+        "Describe what happens in this video.",
+        min_length=1,
+        description="What to ask about the clip.",
+        json_schema_extra={"multiline": True},
+    )
 
 
 class VideoModality(Modality):
