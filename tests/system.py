@@ -1,4 +1,5 @@
-"""What the suite needs from the machine beyond Python packages, read from `.ci/debian-packages`.
+"""What the suite needs from the machine: Debian packages, read from `.ci/debian-packages`, and fresh
+virtual environments for the tests that install a plugin as a user would.
 
 A test that needs Debian packages asks for their group here. When one is absent the test skips with a
 reason that names it and the command that installs it, so a missing package is visible, never a silent pass
@@ -10,6 +11,8 @@ from __future__ import annotations
 import functools
 import shutil
 import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
@@ -47,3 +50,29 @@ def needs_debian_packages(group: str) -> pytest.MarkDecorator:
         bool(absent),
         reason=f"needs the Debian package(s) {' '.join(absent)}: sudo apt-get install {' '.join(absent)}",
     )
+
+
+def venv_with_project(project: Path, root: Path) -> Path:
+    """A fresh virtual environment in ``root`` with ``project`` built and pip-installed as a wheel, offline;
+    its python is returned.
+
+    It sees the packages of the interpreter running the tests, so llamaburn and its dependencies are there
+    without a download. Not ``--system-site-packages``: from inside a virtualenv that would be the base
+    interpreter's site, without llamaburn. ``site.addsitedir`` (unlike a bare path) also runs the ``.pth``
+    files there, such as the editable install's.
+    """
+    wheels = root / "wheels"
+    _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(wheels), str(project))
+    [wheel] = wheels.glob("*.whl")
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
+    python = root / "venv" / "bin" / "python"
+    outer = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
+    inner = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                           check=True, capture_output=True, text=True).stdout.strip()
+    (Path(inner) / "outer-site.pth").write_text("".join(f"import site; site.addsitedir({path!r})\n" for path in outer))
+    _pip("--python", str(python), "install", "--no-deps", "--no-index", str(wheel))
+    return python
+
+
+def _pip(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "pip", *args], check=True, capture_output=True, text=True)

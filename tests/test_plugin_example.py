@@ -17,7 +17,6 @@ import re
 import socket
 import subprocess
 import sys
-import sysconfig
 import time
 import tomllib
 from collections.abc import Iterator
@@ -30,7 +29,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from llamaburn.storage.store import Store
-from tests.system import needs_debian_packages
+from tests.system import needs_debian_packages, venv_with_project
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "llamaburn-embeddings"
 PROJECT = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
@@ -51,28 +50,10 @@ def _load_fake() -> ModuleType:
 fake_embeddings = _load_fake()
 
 
-def _pip(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pip", *args], check=True, capture_output=True, text=True)
-
-
 @pytest.fixture(scope="module")
 def venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtual environment holding the example's wheel; its python is returned."""
-    root = tmp_path_factory.mktemp("plugin-example")
-    wheels = root / "wheels"
-    _pip("wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(wheels), str(EXAMPLE))
-    [wheel] = wheels.glob("llamaburn_embeddings-*.whl")
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root / "venv")], check=True)
-    python = root / "venv" / "bin" / "python"
-    # Not --system-site-packages: from inside a virtualenv that would be the base interpreter's site, without
-    # llamaburn. addsitedir (unlike a bare path) also runs the .pth files there, such as the editable install's.
-    outer = dict.fromkeys([sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]])
-    inner = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                           check=True, capture_output=True, text=True).stdout.strip()
-    lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in outer)
-    (Path(inner) / "outer-site.pth").write_text(lines)
-    _pip("--python", str(python), "install", "--no-deps", "--no-index", str(wheel))
-    return python
+    return venv_with_project(EXAMPLE, tmp_path_factory.mktemp("plugin-example"))
 
 
 @pytest.fixture

@@ -52,12 +52,12 @@ class BackendBar:
             pass
 
     async def choose_default(self) -> None:
-        """Select Ollama if it answers, else the embedded backend, as the CLI does."""
+        """Select the backend the CLI would pick (the first, by probe order, that answers), else the first."""
         try:
             name = await self.service.registry.default_backend()
         except LlamaBurnError as exc:
             self._fail(str(exc))
-            name = "ollama"
+            name = next(iter(self.service.registry.backends))
         self.kind.set_value(name)
 
     async def connect(self) -> None:
