@@ -56,7 +56,7 @@ from llamaburn.service.assembly import BackendPool, prepare_run, resolve_model
 from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import Store
-from llamaburn.testing import DEFAULT_MODEL, FakeServer, Received, Script
+from llamaburn.testing import DEFAULT_MODEL, OLLAMA_VERSION, FakeServer, Received, Script
 from llamaburn.ui.page import MainPage
 
 PROTOCOLS = ("ollama", "openai")
@@ -1108,6 +1108,7 @@ async def test_absurd_server_counts_still_end_the_run_engine(store: Store, regis
         yield b'{"message": {"role": "assistant", "content": ""}, "done": true, "eval_count": 1e308}\n'
 
     respx.get(f"{url}/api/tags").mock(return_value=httpx.Response(200, json={"models": [{"name": DEFAULT_MODEL}]}))
+    respx.get(f"{url}/api/version").mock(return_value=httpx.Response(200, json={"version": OLLAMA_VERSION}))
     respx.post(f"{url}/api/chat").mock(side_effect=lambda request: httpx.Response(200, content=answer()))
     async with OllamaBackend(url) as backend:
         run = await measure(registry, backend, store, iterations=2, warmup=0)

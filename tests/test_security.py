@@ -37,6 +37,7 @@ from nicegui.testing import User
 from nicegui.testing.user_notify import UserNotify
 from starlette.types import Message
 
+from llamaburn import server as ui_app
 from llamaburn.api.auth import COOKIE, TokenAuth
 from llamaburn.api.routes import router
 from llamaburn.cli import main
@@ -47,7 +48,6 @@ from llamaburn.hookspecs import hookimpl
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import IterationRecord, RunRecord, Store, now
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
-from llamaburn.ui import app as ui_app
 from llamaburn.ui.page import MainPage
 
 # Rendered as text
