@@ -93,7 +93,7 @@ def launch(options: Launch) -> None:
     service = BenchmarkService(load_registry(), Store())
     app.state.benchmarks = service
     app.on_shutdown(service.aclose)
-    from llamaburn.api.routes import router
+    from llamaburn.api import router
 
     app.include_router(router)
     _json_404_under_api()

@@ -1,0 +1,15 @@
+"""The REST and SSE face: start, follow and cancel runs; history, comparison, models, plugins and uploads.
+
+The server mounts ``router`` on NiceGUI's FastAPI app, with the engine's ``BenchmarkService`` at
+``app.state.benchmarks``, so a run started here is the same ``Run`` the UI shows live and in history.
+Like every face, the API only validates input, calls the engine and renders its events; in --lan mode
+``llamaburn.api.auth.TokenAuth`` guards it. ``llamaburn.api.errors`` says which status means what;
+docs/api.md describes every endpoint.
+"""
+
+from llamaburn.api.routes import history, models, plugins, router, runs, uploads  # each module adds its routes
+from llamaburn.api.sse import HEARTBEAT_S, RUN_ID_HEADER
+
+del history, models, plugins, runs, uploads
+
+__all__ = ["HEARTBEAT_S", "RUN_ID_HEADER", "router"]
