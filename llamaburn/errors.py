@@ -11,6 +11,10 @@ class ConfigError(LlamaBurnError):
     """The user asked for something invalid; nothing has been run or stored."""
 
 
+class NoBackendError(ConfigError):
+    """No backend was named and none of those probed by default answered."""
+
+
 class BackendError(LlamaBurnError):
     """A model server could not be reached, refused the request, or broke its protocol."""
 

@@ -91,11 +91,10 @@ def launch(options: Launch) -> None:
     if options.native:
         check_native()
     service = BenchmarkService(load_registry(), Store())
-    app.state.benchmarks = service
     app.on_shutdown(service.aclose)
-    from llamaburn.api.routes import router
+    from llamaburn.api import mount
 
-    app.include_router(router)
+    mount(app, service)
     _json_404_under_api()
     register_pages(service)
     host = "127.0.0.1"

@@ -26,8 +26,8 @@ from fastapi.routing import APIRoute
 from httpx_sse import aconnect_sse
 from hypothesis import HealthCheck, settings
 
+from llamaburn.api import HEARTBEAT_S, RUN_ID_HEADER, mount, router
 from llamaburn.api.auth import TokenAuth
-from llamaburn.api.routes import HEARTBEAT_S, RUN_ID_HEADER, router
 from llamaburn.engine.registry import load_registry
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import IterationRecord, RunRecord, Store
@@ -47,8 +47,7 @@ def make_app(service: BenchmarkService) -> FastAPI:
         await service.aclose()
 
     app = FastAPI(lifespan=lifespan)
-    app.state.benchmarks = service
-    app.include_router(router)
+    mount(app, service)
     return app
 
 
@@ -59,8 +58,7 @@ class LiveApp:
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
-        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="on",
-                                timeout_graceful_shutdown=2)
+        config = uvicorn.Config(app, log_level="critical", access_log=False, lifespan="on", timeout_graceful_shutdown=2)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, args=([self._socket],), daemon=True)
 
@@ -117,8 +115,16 @@ async def live(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def run_body(fake: FakeServer, **fields: Any) -> dict[str, Any]:
-    body = {"backend": "ollama", "url": fake.url, "model_id": DEFAULT_MODEL, "prompt": "Say hello",
-            "iterations": 2, "warmup": 1, "temperature": 0.0, "max_tokens": 64}
+    body = {
+        "backend": "ollama",
+        "url": fake.url,
+        "model_id": DEFAULT_MODEL,
+        "prompt": "Say hello",
+        "iterations": 2,
+        "warmup": 1,
+        "temperature": 0.0,
+        "max_tokens": 64,
+    }
     body.update(fields)
     return body
 
@@ -173,9 +179,15 @@ async def test_a_run_streams_every_event_in_order_over_sse(live: httpx.AsyncClie
 
     tokens = ["token"] * len(ANSWER)
     assert types(events) == [
-        "warmup", *tokens, "warmup_complete",
-        "iteration_start", *tokens, "iteration_complete",
-        "iteration_start", *tokens, "iteration_complete",
+        "warmup",
+        *tokens,
+        "warmup_complete",
+        "iteration_start",
+        *tokens,
+        "iteration_complete",
+        "iteration_start",
+        *tokens,
+        "iteration_complete",
         "complete",
     ]
     assert all(data["type"] == event for event, data in events)
@@ -193,7 +205,8 @@ async def test_a_run_streams_every_event_in_order_over_sse(live: httpx.AsyncClie
     record = await stored(live, run_id)
     assert record["status"] == "completed" and record["model"] == DEFAULT_MODEL
     assert [(it["warmup"], it["output"]) for it in record["iterations"]] == [(True, "Hello, world!")] + [
-        (False, "Hello, world!")] * 2
+        (False, "Hello, world!")
+    ] * 2
     assert record["config"]["inputs"]["prompts"] == ["first", "second"]
 
 
@@ -244,7 +257,7 @@ async def test_last_event_id_resumes_after_that_event(client: httpx.AsyncClient,
 async def test_a_quiet_stream_sends_keep_alive_comments(
     client: httpx.AsyncClient, fake: FakeServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("llamaburn.api.routes.HEARTBEAT_S", 0.05)
+    monkeypatch.setattr("llamaburn.api.sse.HEARTBEAT_S", 0.05)
     fake.script = Script(tokens=ANSWER, stall_s=0.5, stall_after=1)
     run_id = await start(client, run_body(fake, iterations=1, warmup=0))
     response = await client.get(f"/api/benchmark/{run_id}/stream")
@@ -277,18 +290,32 @@ async def test_events_against_a_respx_mocked_ollama(client: httpx.AsyncClient) -
     async def ndjson() -> AsyncIterator[bytes]:
         for word in words:
             await asyncio.sleep(0.001)
-            yield json.dumps({"model": "m", "message": {"role": "assistant", "content": word},
-                              "done": False}).encode() + b"\n"
-        yield json.dumps({"model": "m", "message": {"role": "assistant", "content": ""}, "done": True,
-                          "eval_count": len(words), "eval_duration": 3_000_000}).encode() + b"\n"
+            yield (
+                json.dumps({"model": "m", "message": {"role": "assistant", "content": word}, "done": False}).encode()
+                + b"\n"
+            )
+        yield (
+            json.dumps(
+                {
+                    "model": "m",
+                    "message": {"role": "assistant", "content": ""},
+                    "done": True,
+                    "eval_count": len(words),
+                    "eval_duration": 3_000_000,
+                }
+            ).encode()
+            + b"\n"
+        )
 
     respx.get(f"{url}/api/tags").mock(return_value=httpx.Response(200, json={"models": [{"name": "m"}]}))
     respx.get(f"{url}/api/version").mock(return_value=httpx.Response(200, json={"version": "0.12.0"}))
     respx.get(f"{url}/api/ps").mock(return_value=httpx.Response(200, json={"models": []}))
     respx.post(f"{url}/api/show").mock(return_value=httpx.Response(200, json={"details": {"family": "gemma3"}}))
     chat = respx.post(f"{url}/api/chat").mock(
-        side_effect=lambda request: httpx.Response(200, headers={"content-type": "application/x-ndjson"},
-                                                   content=ndjson()))
+        side_effect=lambda request: httpx.Response(
+            200, headers={"content-type": "application/x-ndjson"}, content=ndjson()
+        )
+    )
     body = {"backend": "ollama", "url": url, "prompt": "hi", "iterations": 2, "warmup": 0, "seed": 7}
     run_id = await start(client, body)
     events = await follow(client, f"/api/benchmark/{run_id}/stream")
@@ -351,7 +378,7 @@ async def test_a_busy_backend_answers_409_and_a_queued_run_starts_after_it(
     assert record["config"]["inputs"]["prompts"] == ["second"]
     prompts = [r.body["messages"][0]["content"] for r in fake.requests if r.path == "/api/chat"]
     assert prompts.count("second") == 2 and "third" not in prompts
-    assert prompts[prompts.index("second"):] == ["second", "second"]  # nothing of the first run after it began
+    assert prompts[prompts.index("second") :] == ["second", "second"]  # nothing of the first run after it began
 
 
 async def test_a_queued_run_can_be_cancelled_while_it_waits(client: httpx.AsyncClient, fake: FakeServer) -> None:
@@ -439,9 +466,13 @@ async def test_default_backend_is_ollama_when_it_answers(
 
 
 async def test_unknown_runs_are_404(client: httpx.AsyncClient) -> None:
-    for method, path in [("GET", "/api/benchmark/nope/stream"), ("POST", "/api/benchmark/nope/cancel"),
-                         ("GET", "/api/history/nope"), ("DELETE", "/api/history/nope"),
-                         ("GET", "/api/compare?ids=nope,nada")]:
+    for method, path in [
+        ("GET", "/api/benchmark/nope/stream"),
+        ("POST", "/api/benchmark/nope/cancel"),
+        ("GET", "/api/history/nope"),
+        ("DELETE", "/api/history/nope"),
+        ("GET", "/api/compare?ids=nope,nada"),
+    ]:
         response = await client.request(method, path)
         assert response.status_code == 404, (method, path)
         assert "nope" in response.json()["detail"]
@@ -454,11 +485,19 @@ def add_runs(store: Store, count: int) -> list[str]:
     ids = []
     for minute in range(count):
         run_id = f"run-{minute:02d}-{'abcdefgh'[minute % 8]}"
-        summary = {"tps": {"mean": 10.0 * (minute + 1), "min": 9.0, "max": 11.0},
-                   "ttft_ms": {"mean": 100.0 - minute}}
-        store.create_run(RunRecord(id=run_id, created_at=T0 + timedelta(minutes=minute), modality="text",
-                                   backend="ollama", model=DEFAULT_MODEL, status="completed", summary=summary,
-                                   config={"inputs": {"iterations": 1}}))
+        summary = {"tps": {"mean": 10.0 * (minute + 1), "min": 9.0, "max": 11.0}, "ttft_ms": {"mean": 100.0 - minute}}
+        store.create_run(
+            RunRecord(
+                id=run_id,
+                created_at=T0 + timedelta(minutes=minute),
+                modality="text",
+                backend="ollama",
+                model=DEFAULT_MODEL,
+                status="completed",
+                summary=summary,
+                config={"inputs": {"iterations": 1}},
+            )
+        )
         store.add_iteration(IterationRecord(run_id=run_id, index=1, prompt="p", output="o", metrics={"tps": 10.0}))
         ids.append(run_id)
     return ids
@@ -529,7 +568,8 @@ async def test_models_and_model_info(client: httpx.AsyncClient) -> None:
         assert missing.status_code == 404 and "'nope' not found" in missing.json()["detail"]
         openai = {"backend": "openai", "url": server.url}
         assert (await client.get(f"/api/models/{DEFAULT_MODEL}/info", params=openai)).json()["info"][
-            "model_id"] == DEFAULT_MODEL
+            "model_id"
+        ] == DEFAULT_MODEL
         assert (await client.get("/api/models/nope/info", params=openai)).status_code == 404
         bad = await client.get("/api/models", params={"backend": "nope"})
         assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["query", "backend"]
@@ -548,13 +588,22 @@ async def test_plugins_lists_modalities_and_backends(client: httpx.AsyncClient) 
 async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert set(schema["paths"]) == {
-        "/api/benchmark", "/api/benchmark/stream", "/api/benchmark/{run_id}/stream",
-        "/api/benchmark/{run_id}/cancel", "/api/history", "/api/history/{run_id}", "/api/compare",
-        "/api/models", "/api/models/{model_id}/info", "/api/plugins", "/api/uploads",
+        "/api/benchmark",
+        "/api/benchmark/stream",
+        "/api/benchmark/{run_id}/stream",
+        "/api/benchmark/{run_id}/cancel",
+        "/api/history",
+        "/api/history/{run_id}",
+        "/api/compare",
+        "/api/models",
+        "/api/models/{model_id}/info",
+        "/api/plugins",
+        "/api/uploads",
     }
     assert "409" in schema["paths"]["/api/benchmark"]["post"]["responses"]
-    assert "text/event-stream" in schema["paths"]["/api/benchmark/{run_id}/stream"]["get"]["responses"]["200"][
-        "content"]
+    assert (
+        "text/event-stream" in schema["paths"]["/api/benchmark/{run_id}/stream"]["get"]["responses"]["200"]["content"]
+    )
 
 
 # Auth
@@ -580,8 +629,7 @@ async def test_with_a_token_every_endpoint_needs_it(app: FastAPI, service: Bench
                 response = await c.request(method, path, headers=headers, json={"iterations": 0})
                 assert response.status_code == 401, (method, path, headers)
                 assert response.headers["www-authenticate"] == "Bearer"
-            response = await c.request(method, path, headers={"Authorization": "Bearer s3cret"},
-                                       json={"iterations": 0})
+            response = await c.request(method, path, headers={"Authorization": "Bearer s3cret"}, json={"iterations": 0})
             assert response.status_code in (200, 404, 422, 503), (method, path, response.text)
         assert (await c.get("/api/plugins", headers={"Authorization": "Bearer s3cret"})).status_code == 200
     await service.aclose()
@@ -590,14 +638,18 @@ async def test_with_a_token_every_endpoint_needs_it(app: FastAPI, service: Bench
 # Property tests: no generated input makes any endpoint fail
 
 
-SCHEMATHESIS_CONFIG = schemathesis.Config.from_dict({"checks": {
-    # 502 (the model server is unreachable: a generated URL) and 503 (no backend) are answers, not crashes.
-    "not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "502", "503"]},
-    # A schema-valid body can still name a model or a prompt the engine refuses: 422 is right then.
-    "positive_data_acceptance": {"enabled": False},
-    # Starlette's 405 lists only the methods of the first route for a path (GET /api/history, not DELETE).
-    "allow_header_conformance": {"enabled": False},
-}})
+SCHEMATHESIS_CONFIG = schemathesis.Config.from_dict(
+    {
+        "checks": {
+            # 502 (the model server is unreachable: a generated URL) and 503 (no backend) are answers, not crashes.
+            "not_a_server_error": {"expected-statuses": ["2xx", "3xx", "4xx", "502", "503"]},
+            # A schema-valid body can still name a model or a prompt the engine refuses: 422 is right then.
+            "positive_data_acceptance": {"enabled": False},
+            # Starlette's 405 lists only the methods of the first route for a path (GET /api/history, not DELETE).
+            "allow_header_conformance": {"enabled": False},
+        }
+    }
+)
 
 
 @pytest.fixture

@@ -41,7 +41,7 @@ from httpx_sse import aconnect_sse
 from nicegui import ui
 from nicegui.testing import User
 
-from llamaburn.api.routes import router
+from llamaburn.api import router
 from llamaburn.backends import base
 from llamaburn.backends.base import Backend
 from llamaburn.backends.ollama import OllamaBackend
@@ -384,8 +384,23 @@ async def test_fault_engine(fault: Fault, protocol: str, server: Server, store: 
 
 
 def bench_args(protocol: str, url: str, iterations: int = 3, warmup: int = 1) -> list[str]:
-    return ["bench", "--backend", protocol, "--url", url, "--model", DEFAULT_MODEL, "--prompt", PROMPT,
-            "--iterations", str(iterations), "--warmup", str(warmup), "--json", "--quiet"]
+    return [
+        "bench",
+        "--backend",
+        protocol,
+        "--url",
+        url,
+        "--model",
+        DEFAULT_MODEL,
+        "--prompt",
+        PROMPT,
+        "--iterations",
+        str(iterations),
+        "--warmup",
+        str(warmup),
+        "--json",
+        "--quiet",
+    ]
 
 
 def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, dict[str, Any] | None, str]:
@@ -445,8 +460,15 @@ async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
 
 
 def run_body(protocol: str, url: str, **fields: Any) -> dict[str, Any]:
-    return {"backend": protocol, "url": url, "model_id": DEFAULT_MODEL, "prompt": PROMPT, "iterations": 3,
-            "warmup": 1, **fields}
+    return {
+        "backend": protocol,
+        "url": url,
+        "model_id": DEFAULT_MODEL,
+        "prompt": PROMPT,
+        "iterations": 3,
+        "warmup": 1,
+        **fields,
+    }
 
 
 async def api_start(api: Api, protocol: str, url: str, **fields: Any) -> str:
@@ -535,8 +557,15 @@ class Page:
             self.user.find(marker="backend-url").trigger("keydown.enter")  # one connect at a time, never two
         expected = BACKENDS[protocol](url).url
         if connected:
-            await until(lambda: bar.backend is not None and bar.backend is not previous and bar.backend.url == expected
-                        and self.text("backend-status").startswith("connected") and bar.model.value is not None)
+            await until(
+                lambda: (
+                    bar.backend is not None
+                    and bar.backend is not previous
+                    and bar.backend.url == expected
+                    and self.text("backend-status").startswith("connected")
+                    and bar.model.value is not None
+                )
+            )
         else:
             await until(lambda: bar.backend is None and self.text("backend-status") == "unreachable")
 
@@ -1035,8 +1064,13 @@ def test_two_runs_at_once_from_two_cli_processes_the_second_is_refused(
     first run and its process (the server's lock), stores nothing, and the first run goes on undisturbed."""
     server.arm(*[PACED] * 200)  # 80 ms a request: the first run's 30 iterations outlast the second attempt
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    first = subprocess.Popen([sys.executable, "-m", "llamaburn", *bench_args("ollama", server.url, 30, 0)],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = subprocess.Popen(
+        [sys.executable, "-m", "llamaburn", *bench_args("ollama", server.url, 30, 0)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         store = Store()
         deadline = time.monotonic() + 30
@@ -1046,8 +1080,11 @@ def test_two_runs_at_once_from_two_cli_processes_the_second_is_refused(
         chats = len(server.chats)
         code, result, err = cli(capsys, *bench_args("ollama", server.url))  # while the first one streams
         assert code == 2 and result is None
-        assert_one_error_line(err, f"a run is already in progress on Ollama at {server.url} (run {running.id}, "
-                                   f"in another llamaburn process, pid {first.pid}): wait for it or cancel it")
+        assert_one_error_line(
+            err,
+            f"a run is already in progress on Ollama at {server.url} (run {running.id}, "
+            f"in another llamaburn process, pid {first.pid}): wait for it or cancel it",
+        )
         assert [run.id for run in store.list_runs()] == [running.id]  # the refused run was never stored
         # No request from a second client: the first one's connection, or none yet if the refusal was quick.
         assert len({r.client_port for r in server.chats[chats:]}) <= 1

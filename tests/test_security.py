@@ -38,8 +38,8 @@ from nicegui.testing.user_notify import UserNotify
 from starlette.types import Message
 
 from llamaburn import server as ui_app
+from llamaburn.api import router
 from llamaburn.api.auth import COOKIE, TokenAuth
-from llamaburn.api.routes import router
 from llamaburn.cli import main
 from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import Modality
@@ -177,8 +177,9 @@ async def test_prompts_output_models_plugins_and_errors_render_as_text(
         assert {row["model"] for row in marked(user, "history-table").rows} == {MODEL}
 
         rows = marked(user, "history-table").rows
-        user.find(marker="history-table").trigger("selection", {"added": True, "rows": rows,
-                                                                "keys": [r["id"] for r in rows]})
+        user.find(marker="history-table").trigger(
+            "selection", {"added": True, "rows": rows, "keys": [r["id"] for r in rows]}
+        )
         user.find(marker="compare-button").click()
         await until(user, lambda: marked(user, "comparison-title").text == f"Comparison: {MODEL} vs {MODEL}")
 
@@ -222,7 +223,10 @@ def log_text(caplog: pytest.LogCaptureFixture) -> str:
 
 @pytest.mark.parametrize("how", ["flag", "env"])
 def test_api_key_of_the_cli_is_sent_but_never_stored_printed_or_logged(
-    how: str, db_url: str, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture,
+    how: str,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -249,8 +253,17 @@ def test_api_key_of_the_cli_is_sent_but_never_stored_printed_or_logged(
     exported = capsys.readouterr().out
     assert main(["export", "--format", "csv"]) == 0
     exported_csv = capsys.readouterr().out
-    assert_no_key(bench.out, bench.err, failed.out, failed.err, history, exported, exported_csv, db_bytes(db_url),
-                  log_text(caplog))
+    assert_no_key(
+        bench.out,
+        bench.err,
+        failed.out,
+        failed.err,
+        history,
+        exported,
+        exported_csv,
+        db_bytes(db_url),
+        log_text(caplog),
+    )
     assert "invalid api key" in failed.err  # the failure itself is reported
 
 
@@ -289,8 +302,9 @@ async def test_api_key_of_the_api_is_sent_but_never_answered_stored_or_logged(
         await asyncio.sleep(0.01)
     assert record["config"]["api_key"] == "***"
     history = (await api.get("/api/history")).text
-    assert_no_key(started.text, again.text, "".join(events), json.dumps(record), history, db_bytes(db_url),
-                  log_text(caplog))
+    assert_no_key(
+        started.text, again.text, "".join(events), json.dumps(record), history, db_bytes(db_url), log_text(caplog)
+    )
 
 
 # Loopback by default; the LAN only with the token guard
@@ -436,8 +450,16 @@ def assert_no_file_contents(response: httpx.Response) -> None:
 @pytest.fixture
 async def with_a_run(api: httpx.AsyncClient, db_url: str) -> httpx.AsyncClient:
     store = Store()
-    store.create_run(RunRecord(id="7b4d2e8f-0000-4000-8000-000000000001", created_at=now(), modality="text",
-                               backend="ollama", model=DEFAULT_MODEL, status="completed"))
+    store.create_run(
+        RunRecord(
+            id="7b4d2e8f-0000-4000-8000-000000000001",
+            created_at=now(),
+            modality="text",
+            backend="ollama",
+            model=DEFAULT_MODEL,
+            status="completed",
+        )
+    )
     store.add_iteration(IterationRecord(run_id="7b4d2e8f-0000-4000-8000-000000000001", index=1, output="kept"))
     return api
 
@@ -472,8 +494,9 @@ async def test_path_like_model_ids_are_404(api: httpx.AsyncClient, model_server:
     assert_no_file_contents(response)
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "/etc/passwd", "ftp://127.0.0.1/etc/passwd",
-                                 "gopher://127.0.0.1:70/", "http://[::1"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "/etc/passwd", "ftp://127.0.0.1/etc/passwd", "gopher://127.0.0.1:70/", "http://[::1"]
+)
 async def test_server_urls_that_are_not_http_are_422(api: httpx.AsyncClient, url: str) -> None:
     for path in ("/api/models", f"/api/models/{DEFAULT_MODEL}/info"):
         response = await api.get(path, params={"backend": "ollama", "url": url})

@@ -93,7 +93,9 @@ def test_openapi_has_its_schema_with_its_fields(app_url: str) -> None:
     assert dial["properties"]["level"]["type"] == "integer"
     assert (dial["properties"]["level"]["minimum"], dial["properties"]["level"]["maximum"]) == (1, 9)
     assert dial["properties"]["flavour"]["enum"] == ["sweet", "sour"]
-    assert dial["properties"]["type"].get("const", dial["properties"]["type"].get("enum", [None])[0]) == "dial"
+    assert dial["properties"]["type"]["const"] == "dial" and "type" in dial["required"]
+    bodies = spec["paths"]["/api/benchmark"]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"]
+    assert {"$ref": "#/components/schemas/DialRunBody"} in bodies
 
 
 @needs_debian_packages("browser")

@@ -20,8 +20,8 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from llamaburn.api import router
 from llamaburn.api.auth import TokenAuth
-from llamaburn.api.routes import router
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError, UploadError
 from llamaburn.storage.uploads import (

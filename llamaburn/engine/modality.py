@@ -32,6 +32,20 @@ def cli_flag(flag: str, *, from_file: str | None = None) -> dict[str, Any]:
     return {"cli": flag} | ({"cli_file": from_file} if from_file else {})
 
 
+def single_item_aliases(inputs: type[BaseModel]) -> dict[str, str]:
+    """For each list field whose declared option names one item (text's ``--prompt`` for ``prompts``), that
+    option's name as a field name (``prompt``) -> the field: the API takes it for a one-item list, as the CLI
+    takes the option."""
+    aliases = {}
+    for name, info in inputs.model_fields.items():
+        extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+        flag = extra.get("cli")
+        alias = flag.lstrip("-").replace("-", "_") if isinstance(flag, str) else None
+        if alias and alias != name and typing.get_origin(field_type(info)[0]) is list:
+            aliases[alias] = name
+    return aliases
+
+
 class Inputs(BaseModel):
     """Fields every modality's form shares. A modality subclasses this to add its own inputs."""
 

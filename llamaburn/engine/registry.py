@@ -20,7 +20,7 @@ from llamaburn.backends import builtin
 from llamaburn.backends.base import Backend
 from llamaburn.backends.embedded import INSTALL_HINT
 from llamaburn.engine.modality import Modality
-from llamaburn.errors import ConfigError
+from llamaburn.errors import ComingSoonError, ConfigError, NoBackendError
 
 log = logging.getLogger(__name__)
 GROUP = "llamaburn"
@@ -58,6 +58,17 @@ class Registry:
             raise ConfigError(f"unknown modality {name!r}; choose from: {', '.join(self.modalities)}")
         return self.modalities[name]
 
+    def runnable(self, name: str) -> Modality:
+        """The modality ``name`` if it can run: an unknown one is a ``ConfigError``, a Coming Soon one a
+        ``ComingSoonError`` naming those that can."""
+        chosen = self.modality(name)
+        if not chosen.available:
+            raise ComingSoonError(
+                f"{chosen.label} benchmarks are coming soon: only "
+                f"{', '.join(n for n, m in self.modalities.items() if m.available)} can run"
+            )
+        return chosen
+
     def backend(self, name: str) -> type[Backend]:
         if name not in self.backends:
             raise ConfigError(f"unknown backend {name!r}; choose from: {', '.join(self.backends)}")
@@ -73,7 +84,7 @@ class Registry:
         for cls in probed:
             if await cls.available():
                 return cls.name
-        raise ConfigError(
+        raise NoBackendError(
             f"no backend found ({', '.join(cls.label for cls in probed) or 'none'} probed): start Ollama "
             f"(`ollama serve`), point --backend openai --url at a server, or use the embedded backend ({INSTALL_HINT})"
         )

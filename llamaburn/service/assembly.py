@@ -12,7 +12,7 @@ from llamaburn.backends.base import Backend
 from llamaburn.engine.modality import Inputs, Modality, Target
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
-from llamaburn.errors import ComingSoonError, ConfigError, LlamaBurnError, ModelNotFoundError
+from llamaburn.errors import ConfigError, LlamaBurnError, ModelNotFoundError
 from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.request import RunRequest
 from llamaburn.service.server_lock import ServerLock
@@ -41,12 +41,7 @@ def plan(
     model: str | None = None,
 ) -> Plan:
     """Check the request without touching the network or the store: raises ``ConfigError`` on bad input."""
-    chosen = registry.modality(modality)
-    if not chosen.available:
-        raise ComingSoonError(
-            f"{chosen.label} benchmarks are coming soon: only "
-            f"{', '.join(n for n, m in registry.modalities.items() if m.available)} can run"
-        )
+    chosen = registry.runnable(modality)
     if backend is not None:
         registry.backend(backend)
     if model is not None and not model.strip():

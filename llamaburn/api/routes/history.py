@@ -1,0 +1,91 @@
+"""History: list, read, delete and clear stored runs, and compare them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import HTTPException, Query, Response
+
+from llamaburn.api.deps import Service, stored
+from llamaburn.api.errors import engine_errors, invalid, responses
+from llamaburn.api.routes import router
+from llamaburn.api.schemas import (
+    Cleared,
+    HistoryPage,
+    IterationOut,
+    RunDetail,
+    RunOut,
+)
+from llamaburn.api.sse import IN_PROGRESS
+from llamaburn.errors import (
+    ConfigError,
+)
+from llamaburn.service.compare import Comparison, compare, metric_set
+
+MAX_COMPARED = 50
+MAX_OFFSET = 2**62  # SQLite integers are 64-bit
+
+
+@router.get("/history", response_model=HistoryPage, responses=responses(503))
+async def list_history(
+    service: Service,
+    limit: Annotated[int, Query(ge=1, le=500, description="Runs per page.")] = 50,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Runs to skip.")] = 0,
+) -> HistoryPage:
+    """Stored runs, newest first, a page at a time, with the total count."""
+    store = service.store
+    with engine_errors():
+        runs = await asyncio.to_thread(store.list_runs, limit, offset)
+        total = await asyncio.to_thread(store.count_runs)
+    return HistoryPage(
+        total=total, limit=limit, offset=offset, runs=[RunOut.model_validate(run, from_attributes=True) for run in runs]
+    )
+
+
+@router.get("/history/{run_id}", response_model=RunDetail, responses=responses(404, 503))
+async def get_history_run(run_id: str, service: Service) -> RunDetail:
+    """One stored run (by id or a unique prefix of at least 4 characters) with its iterations."""
+    with engine_errors():
+        record = await stored(service, run_id)
+        iterations = await asyncio.to_thread(service.store.iterations, record.id)
+    return RunDetail(
+        **RunOut.model_validate(record, from_attributes=True).model_dump(),
+        iterations=[IterationOut.model_validate(it, from_attributes=True) for it in iterations],
+    )
+
+
+@router.delete("/history/{run_id}", status_code=204, response_class=Response, responses=responses(404, 409, 503))
+async def delete_history_run(run_id: str, service: Service) -> Response:
+    """Delete a finished run and its iterations; a run in progress must be cancelled first (409)."""
+    with engine_errors():
+        record = await stored(service, run_id)
+        live = service.runs.get(record.id)
+        if live is not None and live.status in IN_PROGRESS:
+            raise HTTPException(409, f"run {record.id} is still in progress: cancel it before deleting it")
+        try:
+            await service.delete_run(record.id)
+        except ConfigError as exc:  # deleted meanwhile
+            raise HTTPException(404, str(exc)) from None
+    return Response(status_code=204)
+
+
+@router.delete("/history", response_model=Cleared, responses=responses(503))
+async def clear_history(service: Service) -> Cleared:
+    """Delete every stored run except those in progress."""
+    with engine_errors():
+        return Cleared(deleted=await service.clear_history())
+
+
+@router.get("/compare", response_model=Comparison, responses=responses(404, 503))
+async def compare_runs(
+    service: Service,
+    ids: Annotated[str, Query(description="Two or more run ids (or unique prefixes), comma-separated.")],
+) -> Comparison:
+    """The engine's comparison: each metric per run, the winner, and each run's difference to the first."""
+    wanted = [part.strip() for part in ids.split(",") if part.strip()]
+    if not 2 <= len(wanted) <= MAX_COMPARED:
+        raise invalid("query", "ids", f"give 2 to {MAX_COMPARED} comma-separated run ids, got {len(wanted)}")
+    with engine_errors():
+        runs = [await stored(service, run_id) for run_id in wanted]
+    return compare(runs, metric_set(service.registry.modalities, runs))
