@@ -219,3 +219,17 @@ def test_cli_bench_rust_against_the_fake_server() -> None:
     assert [m["syntax_valid"] for m in data["iterations"]] == [100, 100]
     assert data["summary"]["syntax_valid"]["mean"] == 100
     assert data["iterations"][0]["extraction"] == "tagged"
+
+
+@pytest.mark.embedded
+def test_bench_code_on_the_embedded_model() -> None:
+    """The base model's validity is low, and that is an honest result: only its shape is asserted."""
+    result = subprocess.run(
+        [sys.executable, "-m", "llamaburn", "bench", "--modality", "code", "--backend", "embedded",
+         "--input", "language=python", "--iterations", "2", "--max-tokens", "48", "--json", "--quiet", "--no-save"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["status"] == "completed" and len(data["iterations"]) == 2
+    assert all(m["syntax_valid"] in (0, 100) for m in data["iterations"])
