@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -83,7 +84,8 @@ class CodeModality(Modality):
             "tests_passed": None,
         }
         if inputs.run_tests and task is not None and language == "python":
-            result = run_tests(extraction.code, task.python_tests, inputs.test_timeout_s)
+            # In a thread: the check waits up to its timeout, and the event loop must go on meanwhile.
+            result = await asyncio.to_thread(run_tests, extraction.code, task.python_tests, inputs.test_timeout_s)
             metrics["tests_passed"] = 100 if result.passed else 0
             metrics["test_outcome"] = result.outcome
         return metrics

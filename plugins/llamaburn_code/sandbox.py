@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -55,17 +54,17 @@ def isolation() -> tuple[str, ...]:
     return prefix if ok else ()
 
 
-def _limit(cpu_s: int) -> None:
-    """Runs in the child before it executes Python: its own session (one group to kill), then the limits."""
-    os.setsid()
-    for limit, value in (
-        (resource.RLIMIT_CPU, cpu_s),
-        (resource.RLIMIT_AS, MEMORY_BYTES),
-        (resource.RLIMIT_FSIZE, FILE_BYTES),
-        (resource.RLIMIT_NPROC, PROCESSES),
-        (resource.RLIMIT_CORE, 0),
-    ):
-        resource.setrlimit(limit, (value, value))
+# Runs first in the child, before any model-written code: the limits, then the answer as ``__main__``. Set in
+# the child rather than by ``preexec_fn``, which is unsafe in a threaded parent (the app runs threads).
+BOOTSTRAP = f"""
+import resource, runpy, sys
+cpu_s = int(sys.argv[1])
+for limit, value in ((resource.RLIMIT_CPU, cpu_s), (resource.RLIMIT_AS, {MEMORY_BYTES}),
+                     (resource.RLIMIT_FSIZE, {FILE_BYTES}), (resource.RLIMIT_NPROC, {PROCESSES}),
+                     (resource.RLIMIT_CORE, 0)):
+    resource.setrlimit(limit, (value, value))
+runpy.run_path(sys.argv[2], run_name="__main__")
+"""
 
 
 def run_tests(code: str, tests: str, timeout_s: float) -> CheckResult:
@@ -73,11 +72,12 @@ def run_tests(code: str, tests: str, timeout_s: float) -> CheckResult:
     with tempfile.TemporaryDirectory(prefix="llamaburn-code-") as workdir:
         script = Path(workdir) / "answer.py"
         script.write_text(code + "\n\n" + tests)
-        command = [*isolation(), sys.executable, "-I", "-S", str(script)]
+        cpu_s = str(max(1, int(timeout_s) + 1))
+        command = [*isolation(), sys.executable, "-I", "-S", "-c", BOOTSTRAP, cpu_s, str(script)]
         env = {"PATH": "/usr/bin:/bin", "HOME": workdir, "LANG": "C.UTF-8"}
         process = subprocess.Popen(
             command, cwd=workdir, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, preexec_fn=lambda: _limit(max(1, int(timeout_s) + 1)),
+            stderr=subprocess.STDOUT, start_new_session=True,
         )
         try:
             output, _ = process.communicate(timeout=timeout_s)
