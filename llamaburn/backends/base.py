@@ -75,7 +75,8 @@ class Chunk:
 
 @dataclass(slots=True)
 class ChatRequest:
-    """One chat completion to stream. ``images`` are base64 strings, for vision modalities."""
+    """One chat completion to stream. ``images`` are base64 strings, for vision modalities; ``system`` is
+    sent as a system message before the prompt."""
 
     model: str
     prompt: str
@@ -83,6 +84,7 @@ class ChatRequest:
     max_tokens: int | None = None
     seed: int | None = None
     images: list[str] = field(default_factory=list)
+    system: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

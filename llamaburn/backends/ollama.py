@@ -117,7 +117,8 @@ class OllamaBackend(Backend):
             )
             if value is not None
         }
-        body = {"model": request.model, "messages": [message], "stream": True, "options": options}
+        system = [{"role": "system", "content": request.system}] if request.system else []
+        body = {"model": request.model, "messages": [*system, message], "stream": True, "options": options}
         with self.errors():
             async with self.client.stream("POST", "/api/chat", json=body) as response:
                 if response.status_code >= 400:

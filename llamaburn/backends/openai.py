@@ -56,7 +56,10 @@ class OpenAIBackend(Backend):
             ]
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [{"role": "user", "content": content}],
+            "messages": [
+                *([{"role": "system", "content": request.system}] if request.system else []),
+                {"role": "user", "content": content},
+            ],
             "stream": True,
             "stream_options": {"include_usage": True},
         }

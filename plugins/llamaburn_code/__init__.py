@@ -1,37 +1,19 @@
-"""Code: generate code in a chosen language, timing the stream and checking that the result parses."""
+"""Code: generate code in a chosen language, timing the stream and checking that the result parses.
+
+Modules: ``inputs`` (the form), ``tasks`` (the built-in suite), ``extraction`` (which part is code),
+``syntax`` (tree-sitter and ``compile()``), ``sandbox`` (the optional functional check), ``modality``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
-from pydantic import Field
+from llamaburn.plugin import Modality, hookimpl
 
-from llamaburn.plugin import Inputs, Metric, Modality, hookimpl
+from .inputs import CodeInputs
+from .modality import CodeModality
 
-
-class CodeInputs(Inputs):
-    prompt: str = Field(
-        "Write a function that returns the n-th Fibonacci number.", min_length=1,
-        description="What code to write.",
-        json_schema_extra={"multiline": True},
-    )
-    language: Literal["python", "javascript", "typescript", "rust", "go", "c", "cpp", "java"] = Field(
-        "python", description="The language the answer must be written in."
-    )
-
-
-class CodeModality(Modality):
-    """Coming soon: syntax validity is the share of answers whose code block parses in ``language``."""
-
-    name = "code"
-    label = "Code"
-    inputs = CodeInputs
-    metrics = (
-        Metric(name="tps", label="TPS", unit="tok/s", direction="higher"),
-        Metric(name="ttft_ms", label="TTFT", unit="ms", direction="lower"),
-        Metric(name="syntax_valid", label="Syntax validity", unit="%", direction="higher"),
-    )
+__all__ = ["CodeInputs", "CodeModality"]
 
 
 @hookimpl
