@@ -31,6 +31,7 @@ from llamaburn.engine.runner import Run
 from llamaburn.server import register_pages
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import Store
+from llamaburn.testing.page import marked
 
 OUT = os.environ.get("LLAMABURN_UI_BENCH_OUT", "")
 TOKENS = int(os.environ.get("LLAMABURN_UI_BENCH_TOKENS", "50000"))
@@ -39,8 +40,7 @@ LAG_SECONDS = float(os.environ.get("LLAMABURN_UI_BENCH_LAG_S", "5"))
 
 
 def element(user: User, marker: str) -> Any:
-    [found] = user.find(marker=marker).elements
-    return found
+    return marked(user, marker)
 
 
 async def until(condition: Callable[[], bool], timeout_s: float = 60) -> None:

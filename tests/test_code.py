@@ -17,10 +17,10 @@ from llamaburn.engine.modality import Target
 from llamaburn.engine.registry import load_registry
 from llamaburn.engine.runner import Run
 from llamaburn.errors import ConfigError
+from llamaburn.testing import FakeServer, Script
 from llamaburn_code.extraction import extract
 from llamaburn_code.syntax import check
 from llamaburn_code.tasks import SUITE
-from tests.fakes import FakeServer, Script
 
 VALID = {
     "python": "def add(a, b):\n    return a + b\n",

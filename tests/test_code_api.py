@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.fakes import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 from tests.test_api import app, client, follow, no_real_backend, service, start  # noqa: F401 (fixtures)
 
 

@@ -57,6 +57,7 @@ from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL, OLLAMA_VERSION, FakeServer, Received, Script
+from llamaburn.testing.page import marked
 from llamaburn.ui.page import MainPage
 
 PROTOCOLS = ("ollama", "openai")
@@ -535,8 +536,7 @@ class Page:
         self.user, self.service, self.main = user, service, main_page
 
     def element(self, marker: str) -> Any:
-        [found] = self.user.find(marker=marker).elements
-        return found
+        return marked(self.user, marker)
 
     def text(self, marker: str) -> str:
         return str(self.element(marker).text)

@@ -48,6 +48,7 @@ from llamaburn.hookspecs import hookimpl
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import IterationRecord, RunRecord, Store, now
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing.page import marked
 from llamaburn.ui.page import MainPage
 
 # Rendered as text
@@ -103,11 +104,6 @@ async def until(user: User, condition: Any, timeout_s: float = 15) -> None:
             pass
         assert time.monotonic() < deadline, "condition not met in time"
         await asyncio.sleep(0.02)
-
-
-def marked(user: User, marker: str) -> Any:
-    [found] = user.find(marker=marker).elements
-    return found
 
 
 def texts(user: User) -> list[str]:
@@ -318,6 +314,10 @@ def test_the_app_serves_loopback_unless_lan_and_then_only_behind_the_token(
 
     class App:  # what launch() asks of NiceGUI's app, recorded instead of served
         state = SimpleNamespace()
+        openapi_schema = None
+
+        def openapi(self) -> dict[str, Any]:
+            return {}
 
         def on_shutdown(self, handler: Any) -> None:
             pass
