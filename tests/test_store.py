@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event
 
 from llamaburn.errors import ConfigError, StoreError
-from llamaburn.storage import store as store_module
-from llamaburn.storage.store import ENV_URL, MIGRATIONS, IterationRecord, RunRecord, Store
+from llamaburn.storage import schema
+from llamaburn.storage.store import ENV_URL, IterationRecord, RunRecord, Store
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -92,15 +93,18 @@ def test_get_run_with_unknown_id_is_a_config_error(store: Store) -> None:
         store.get_run("ffff0000")
 
 
-@pytest.mark.parametrize(("prefix", "found"), [
-    ("abcd", "abcd-1"),  # its neighbours abcc-1, abce-1 and abc (shorter) are outside the range
-    ("abcd-", "abcd-1"),
-    ("ab_d", None),  # '_' and '%' are characters, not LIKE wildcards
-    ("abc%", None),
-    ("ABCD", None),  # a prefix is matched exactly, as a full id is
-    ("zzz\U0010ffff", "zzz\U0010ffff-1"),  # the last code point: the range has no upper bound
-    ("yyy\ud7ff", "yyy\ud7ff-1"),  # the next code point is a surrogate: the bound is U+E000
-])
+@pytest.mark.parametrize(
+    ("prefix", "found"),
+    [
+        ("abcd", "abcd-1"),  # its neighbours abcc-1, abce-1 and abc (shorter) are outside the range
+        ("abcd-", "abcd-1"),
+        ("ab_d", None),  # '_' and '%' are characters, not LIKE wildcards
+        ("abc%", None),
+        ("ABCD", None),  # a prefix is matched exactly, as a full id is
+        ("zzz\U0010ffff", "zzz\U0010ffff-1"),  # the last code point: the range has no upper bound
+        ("yyy\ud7ff", "yyy\ud7ff-1"),  # the next code point is a surrogate: the bound is U+E000
+    ],
+)
 def test_get_run_by_prefix_matches_exactly_the_ids_that_start_with_it(
     store: Store, prefix: str, found: str | None
 ) -> None:
@@ -243,8 +247,8 @@ def test_sqlite_file_is_in_wal_mode(store: Store, db_path: Path) -> None:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_new_database_is_at_the_latest_schema_version(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS)
+def test_new_database_is_at_the_latest_schema_revision(store: Store) -> None:
+    assert store.schema_version() == schema.head()
 
 
 def test_reopening_keeps_data_and_does_not_rerun_migrations(
@@ -252,27 +256,27 @@ def test_reopening_keeps_data_and_does_not_rerun_migrations(
 ) -> None:
     store.create_run(make_run("run-a"))
     store.add_iteration(make_iteration("run-a", 1, output="kept"))
-    reran: list[Engine] = []
-    monkeypatch.setattr(store_module, "MIGRATIONS", [reran.append for _ in MIGRATIONS])
+    ran: list[str] = []
+    monkeypatch.setattr(MigrationContext, "run_migrations", lambda self, **kw: ran.append("ran"))
 
     reopened = Store(f"sqlite:///{db_path}")
 
-    assert reran == []
-    assert reopened.schema_version() == len(MIGRATIONS)
-    assert table_count(db_path, "schema_version") == len(MIGRATIONS)
+    assert ran == ["ran"]  # Alembic is asked; at head it has nothing to apply
+    assert reopened.schema_version() == schema.head()
+    assert table_count(db_path, "alembic_version") == 1
     assert reopened.get_run("run-a").id == "run-a"
     assert [it.output for it in reopened.iterations("run-a")] == ["kept"]
 
 
 def test_database_from_a_newer_llamaburn_asks_to_upgrade(store: Store, db_path: Path) -> None:
-    newer = len(MIGRATIONS) + 1
     with sqlite3.connect(db_path) as connection:
-        connection.execute("INSERT INTO schema_version (version) VALUES (?)", (newer,))
+        connection.execute("UPDATE alembic_version SET version_num = 'ffff9999'")
 
     with pytest.raises(StoreError, match="upgrade LlamaBurn") as raised:
         Store(f"sqlite:///{db_path}")
 
-    assert f"schema version {newer}" in str(raised.value)
+    assert "schema revision ffff9999" in str(raised.value)
+    assert len(str(raised.value).splitlines()) == 1
 
 
 def test_corrupt_file_is_a_store_error_naming_it_and_left_untouched(db_path: Path) -> None:
