@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import JSON, Column, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, func, select
@@ -224,6 +225,35 @@ class Store:
             session.exec(delete(IterationRecord).where(col(IterationRecord.run_id) == run_id))
             session.exec(delete(RunRecord).where(col(RunRecord.id) == run_id))
             session.commit()
+
+    def import_runs(self, data: list[dict[str, Any]]) -> tuple[int, int]:
+        """Add the runs of an export (``llamaburn export --format json``) with their iterations; returns
+        ``(added, skipped)``. A run whose id is already here is skipped, so importing a laptop's history
+        into the team's database twice adds nothing the second time. All or nothing: one transaction."""
+        try:
+            incoming = [
+                (
+                    RunRecord.model_validate(run),
+                    [
+                        IterationRecord.model_validate({**it, "id": None, "run_id": run["id"]})
+                        for it in run.get("iterations", [])
+                    ],
+                )
+                for run in data
+            ]
+        except (ValidationError, AttributeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"not a LlamaBurn JSON export: {str(exc).splitlines()[0]}") from None
+        added = 0
+        with self._session() as session:
+            for run, iterations in incoming:
+                if session.get(RunRecord, run.id) is not None:
+                    continue
+                session.add(run)
+                session.flush()  # the run row first: without relationships, the ORM does not order the inserts
+                session.add_all(iterations)
+                added += 1
+            session.commit()
+        return added, len(incoming) - added
 
     def clear(self, keep: Collection[str] = ()) -> int:
         """Delete every run but those in ``keep`` (runs still in progress); returns how many went."""
