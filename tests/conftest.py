@@ -47,3 +47,24 @@ def keep_llamaburn_modules() -> Iterator[None]:
     saved = {name: module for name, module in sys.modules.items() if name.split(".")[0] == "llamaburn"}
     yield
     sys.modules.update(saved)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """One throwaway PostgreSQL cluster for the session (tests/postgres.py), or a skip naming its package."""
+    from tests import postgres
+
+    if not postgres.available():
+        pytest.skip(postgres.skip_reason())
+    with postgres.cluster() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty history database on each backend: a SQLite file, or a new PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.db'}"
+    from tests import postgres
+
+    return postgres.fresh_database(request.getfixturevalue("postgres_admin_url"))

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import event, text
 
 from llamaburn.errors import ConfigError, StoreError
-from llamaburn.storage import store as store_module
-from llamaburn.storage.store import ENV_URL, MIGRATIONS, IterationRecord, RunRecord, Store
+from llamaburn.storage import schema
+from llamaburn.storage.store import ENV_URL, IterationRecord, RunRecord, Store
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -43,13 +44,20 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Store:
+def store(store_url: str) -> Store:
+    """A store on each backend (SQLite, PostgreSQL: see ``store_url`` in conftest)."""
+    return Store(store_url)
+
+
+@pytest.fixture
+def sqlite_store(db_path: Path) -> Store:
+    """A store on a SQLite file, for what only SQLite has (WAL, the file itself)."""
     return Store(f"sqlite:///{db_path}")
 
 
-def table_count(db_path: Path, table: str) -> int:
-    with sqlite3.connect(db_path) as connection:
-        return int(connection.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+def table_count(store: Store, table: str) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
 def test_list_runs_is_newest_first_and_pages_with_limit_and_offset(store: Store) -> None:
@@ -92,15 +100,18 @@ def test_get_run_with_unknown_id_is_a_config_error(store: Store) -> None:
         store.get_run("ffff0000")
 
 
-@pytest.mark.parametrize(("prefix", "found"), [
-    ("abcd", "abcd-1"),  # its neighbours abcc-1, abce-1 and abc (shorter) are outside the range
-    ("abcd-", "abcd-1"),
-    ("ab_d", None),  # '_' and '%' are characters, not LIKE wildcards
-    ("abc%", None),
-    ("ABCD", None),  # a prefix is matched exactly, as a full id is
-    ("zzz\U0010ffff", "zzz\U0010ffff-1"),  # the last code point: the range has no upper bound
-    ("yyy\ud7ff", "yyy\ud7ff-1"),  # the next code point is a surrogate: the bound is U+E000
-])
+@pytest.mark.parametrize(
+    ("prefix", "found"),
+    [
+        ("abcd", "abcd-1"),  # its neighbours abcc-1, abce-1 and abc (shorter) are outside the range
+        ("abcd-", "abcd-1"),
+        ("ab_d", None),  # '_' and '%' are characters, not LIKE wildcards
+        ("abc%", None),
+        ("ABCD", None),  # a prefix is matched exactly, as a full id is
+        ("zzz\U0010ffff", "zzz\U0010ffff-1"),  # the last code point: the range has no upper bound
+        ("yyy\ud7ff", "yyy\ud7ff-1"),  # the next code point is a surrogate: the bound is U+E000
+    ],
+)
 def test_get_run_by_prefix_matches_exactly_the_ids_that_start_with_it(
     store: Store, prefix: str, found: str | None
 ) -> None:
@@ -113,7 +124,7 @@ def test_get_run_by_prefix_matches_exactly_the_ids_that_start_with_it(
         assert store.get_run(prefix).id == found
 
 
-def test_get_run_by_prefix_reads_a_range_of_the_primary_key(store: Store) -> None:
+def test_get_run_by_prefix_reads_a_range_of_the_primary_key(sqlite_store: Store) -> None:
     """Not a LIKE, which SQLite cannot answer from the index: 10 prefix lookups among 10,000 runs took 81 ms."""
     plans: list[str] = []
 
@@ -121,12 +132,12 @@ def test_get_run_by_prefix_reads_a_range_of_the_primary_key(store: Store) -> Non
         if "substr" in statement:
             plans.extend(row[-1] for row in cursor.connection.execute(f"EXPLAIN QUERY PLAN {statement}", parameters))
 
-    store.create_run(make_run("abcd1111"))
-    event.listen(store.engine, "before_cursor_execute", explain)
+    sqlite_store.create_run(make_run("abcd1111"))
+    event.listen(sqlite_store.engine, "before_cursor_execute", explain)
     try:
-        assert store.get_run("abcd").id == "abcd1111"
+        assert sqlite_store.get_run("abcd").id == "abcd1111"
     finally:
-        event.remove(store.engine, "before_cursor_execute", explain)
+        event.remove(sqlite_store.engine, "before_cursor_execute", explain)
     [plan] = plans  # "SEARCH runs USING INDEX sqlite_autoindex_runs_1 (id>? AND id<?)" in SQLite 3.40
     assert "USING INDEX" in plan and plan.endswith("(id>? AND id<?)"), plan
 
@@ -146,7 +157,7 @@ def test_iterations_come_back_warmups_first_then_by_index(store: Store) -> None:
     assert order == [(True, 1, "warm 1"), (True, 2, "warm 2"), (False, 1, "first"), (False, 2, "second")]
 
 
-def test_delete_run_removes_the_run_and_its_iterations_only(store: Store, db_path: Path) -> None:
+def test_delete_run_removes_the_run_and_its_iterations_only(store: Store) -> None:
     store.create_run(make_run("run-a"))
     store.create_run(make_run("run-b", minutes=1))
     for index in (1, 2):
@@ -158,10 +169,10 @@ def test_delete_run_removes_the_run_and_its_iterations_only(store: Store, db_pat
     assert [run.id for run in store.list_runs()] == ["run-b"]
     assert store.iterations("run-a") == []
     assert len(store.iterations("run-b")) == 2
-    assert table_count(db_path, "iterations") == 2  # no orphans left behind
+    assert table_count(store, "iterations") == 2  # no orphans left behind
 
 
-def test_delete_unknown_run_is_a_config_error_and_changes_nothing(store: Store, db_path: Path) -> None:
+def test_delete_unknown_run_is_a_config_error_and_changes_nothing(store: Store) -> None:
     store.create_run(make_run("run-a"))
     store.add_iteration(make_iteration("run-a", 1))
 
@@ -170,18 +181,18 @@ def test_delete_unknown_run_is_a_config_error_and_changes_nothing(store: Store, 
 
     assert store.count_runs() == 1
     assert len(store.iterations("run-a")) == 1
-    assert table_count(db_path, "iterations") == 1
+    assert table_count(store, "iterations") == 1
 
 
-def test_clear_returns_how_many_runs_and_empties_both_tables(store: Store, db_path: Path) -> None:
+def test_clear_returns_how_many_runs_and_empties_both_tables(store: Store) -> None:
     for minutes, run_id in enumerate(["run-a", "run-b", "run-c"]):
         store.create_run(make_run(run_id, minutes=minutes))
         store.add_iteration(make_iteration(run_id, 1))
 
     assert store.clear() == 3
     assert store.count_runs() == 0
-    assert table_count(db_path, "runs") == 0
-    assert table_count(db_path, "iterations") == 0
+    assert table_count(store, "runs") == 0
+    assert table_count(store, "iterations") == 0
     assert store.clear() == 0
 
 
@@ -210,7 +221,7 @@ def test_finish_unknown_run_is_a_store_error(store: Store) -> None:
         store.finish_run("ghost", "completed", {}, None)
 
 
-def test_json_columns_round_trip(store: Store, db_path: Path) -> None:
+def test_json_columns_round_trip(store: Store) -> None:
     config = {"prompt": "Explique la récursion 🔁", "iterations": 5, "temperature": 0.7, "stop": ["\n\n"], "seed": None}
     summary = {"tps": {"mean": 45.2, "min": 40.1, "max": 50.3}, "ttft_ms": {"mean": 89.0}}
     system = {"cpu": "Ryzen 7", "gpus": [{"name": "RTX 4090", "vram_mb": 24564}], "os": {"name": "Linux"}}
@@ -218,7 +229,7 @@ def test_json_columns_round_trip(store: Store, db_path: Path) -> None:
     store.create_run(make_run("run-a", config=config, summary=summary, system=system))
     store.add_iteration(make_iteration("run-a", 1, prompt="hi", output="héllo", metrics=metrics))
 
-    reopened = Store(f"sqlite:///{db_path}")
+    reopened = Store(store.url)
     run = reopened.get_run("run-a")
     [iteration] = reopened.iterations("run-a")
 
@@ -226,53 +237,51 @@ def test_json_columns_round_trip(store: Store, db_path: Path) -> None:
     assert (iteration.prompt, iteration.output, iteration.metrics) == ("hi", "héllo", metrics)
 
 
-def test_created_at_comes_back_timezone_aware_utc(store: Store, db_path: Path) -> None:
+def test_created_at_comes_back_timezone_aware_utc(store: Store) -> None:
     created = datetime(2025, 3, 1, 12, 34, 56, 789000, tzinfo=UTC)
     store.create_run(make_run("run-a", created_at=created))
 
-    run = Store(f"sqlite:///{db_path}").get_run("run-a")
+    run = Store(store.url).get_run("run-a")
 
     assert run.created_at == created
     assert run.created_at.utcoffset() == timedelta(0)
 
 
-def test_sqlite_file_is_in_wal_mode(store: Store, db_path: Path) -> None:
-    store.create_run(make_run("run-a"))
+def test_sqlite_file_is_in_wal_mode(sqlite_store: Store, db_path: Path) -> None:
+    sqlite_store.create_run(make_run("run-a"))
 
     with sqlite3.connect(db_path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
-def test_new_database_is_at_the_latest_schema_version(store: Store) -> None:
-    assert store.schema_version() == len(MIGRATIONS)
+def test_new_database_is_at_the_latest_schema_revision(store: Store) -> None:
+    assert store.schema_version() == schema.head()
 
 
-def test_reopening_keeps_data_and_does_not_rerun_migrations(
-    store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_reopening_keeps_data_and_does_not_rerun_migrations(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     store.create_run(make_run("run-a"))
     store.add_iteration(make_iteration("run-a", 1, output="kept"))
-    reran: list[Engine] = []
-    monkeypatch.setattr(store_module, "MIGRATIONS", [reran.append for _ in MIGRATIONS])
+    ran: list[str] = []
+    monkeypatch.setattr(MigrationContext, "run_migrations", lambda self, **kw: ran.append("ran"))
 
-    reopened = Store(f"sqlite:///{db_path}")
+    reopened = Store(store.url)
 
-    assert reran == []
-    assert reopened.schema_version() == len(MIGRATIONS)
-    assert table_count(db_path, "schema_version") == len(MIGRATIONS)
+    assert ran == ["ran"]  # Alembic is asked; at head it has nothing to apply
+    assert reopened.schema_version() == schema.head()
+    assert table_count(store, "alembic_version") == 1
     assert reopened.get_run("run-a").id == "run-a"
     assert [it.output for it in reopened.iterations("run-a")] == ["kept"]
 
 
-def test_database_from_a_newer_llamaburn_asks_to_upgrade(store: Store, db_path: Path) -> None:
-    newer = len(MIGRATIONS) + 1
+def test_database_from_a_newer_llamaburn_asks_to_upgrade(sqlite_store: Store, db_path: Path) -> None:
     with sqlite3.connect(db_path) as connection:
-        connection.execute("INSERT INTO schema_version (version) VALUES (?)", (newer,))
+        connection.execute("UPDATE alembic_version SET version_num = 'ffff9999'")
 
     with pytest.raises(StoreError, match="upgrade LlamaBurn") as raised:
         Store(f"sqlite:///{db_path}")
 
-    assert f"schema version {newer}" in str(raised.value)
+    assert "schema revision ffff9999" in str(raised.value)
+    assert len(str(raised.value).splitlines()) == 1
 
 
 def test_corrupt_file_is_a_store_error_naming_it_and_left_untouched(db_path: Path) -> None:
@@ -294,7 +303,7 @@ def test_env_var_url_is_used_when_no_url_is_given(tmp_path: Path, monkeypatch: p
     store.create_run(make_run("run-a"))
 
     assert store.url == f"sqlite:///{env_path}"
-    assert table_count(env_path, "runs") == 1
+    assert table_count(Store(f"sqlite:///{env_path}"), "runs") == 1
 
 
 def test_explicit_url_wins_over_env_var(db_path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -327,8 +336,8 @@ def test_url_whose_driver_is_not_installed_is_a_store_error() -> None:
         Store("mysql://user@localhost/llamaburn")
 
 
-def test_two_stores_on_one_file_share_data(db_path: Path) -> None:
-    app, cli = Store(f"sqlite:///{db_path}"), Store(f"sqlite:///{db_path}")
+def test_two_stores_on_one_file_share_data(store_url: str) -> None:
+    app, cli = Store(store_url), Store(store_url)
 
     cli.create_run(make_run("from-cli"))
     app.create_run(make_run("from-app", minutes=1))
@@ -337,8 +346,8 @@ def test_two_stores_on_one_file_share_data(db_path: Path) -> None:
     assert [run.id for run in cli.list_runs()] == ["from-app", "from-cli"]
 
 
-def test_two_writers_interleaving_iterations_lose_nothing(db_path: Path) -> None:
-    writers = [Store(f"sqlite:///{db_path}"), Store(f"sqlite:///{db_path}")]
+def test_two_writers_interleaving_iterations_lose_nothing(store_url: str) -> None:
+    writers = [Store(store_url), Store(store_url)]
     writers[0].create_run(make_run("shared"))
     start = threading.Barrier(len(writers))
     failures: list[BaseException] = []
@@ -360,7 +369,7 @@ def test_two_writers_interleaving_iterations_lose_nothing(db_path: Path) -> None
         thread.join(timeout=60)
 
     assert failures == []
-    stored = Store(f"sqlite:///{db_path}").iterations("shared")
+    stored = Store(store_url).iterations("shared")
     assert len(stored) == 100
     for name in ("app", "cli"):
         assert sorted(it.index for it in stored if it.output == name) == list(range(1, 51))

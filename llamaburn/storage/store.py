@@ -1,8 +1,8 @@
 """Run history in SQLModel: SQLite in the user data directory by default, any SQLAlchemy URL otherwise.
 
 Each iteration is committed as it completes, so a crash or kill mid-run loses nothing already measured.
-SQLite runs in WAL mode so the app and a CLI run can share one file. The schema is versioned: the
-``schema_version`` table holds the number of the last migration applied (see ``MIGRATIONS``).
+SQLite runs in WAL mode so the app and a CLI run can share one file. The schema is Alembic's: see
+``llamaburn.storage.schema``, which applies the revisions at start-up under a cross-process lock.
 """
 
 from __future__ import annotations
@@ -10,16 +10,18 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Column, Engine, event, inspect, text
+from pydantic import ValidationError
+from sqlalchemy import JSON, Column, event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, func, select
 
 from llamaburn.errors import ConfigError, StoreError
+from llamaburn.storage import schema
 from llamaburn.storage.data_dir import data_dir
 
 ENV_URL = "LLAMABURN_DB_URL"
@@ -63,29 +65,6 @@ class ModelInfoRecord(SQLModel, table=True):
     info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 
-class SchemaVersion(SQLModel, table=True):
-    __tablename__ = "schema_version"
-
-    version: int = Field(primary_key=True)
-
-
-def _create_v1(engine: Engine) -> None:
-    """Runs and their iterations. Created from today's models, so later migrations must be idempotent."""
-    SQLModel.metadata.create_all(engine, tables=[RunRecord.__table__, IterationRecord.__table__])  # type: ignore[attr-defined]
-
-
-def _model_info_v2(engine: Engine) -> None:
-    """Model metadata: a snapshot on each run (``runs.model_info``) and the cache of fetched info."""
-    if "model_info" not in {column["name"] for column in inspect(engine).get_columns("runs")}:
-        with engine.begin() as connection:
-            connection.execute(text("ALTER TABLE runs ADD COLUMN model_info JSON"))
-    SQLModel.metadata.create_all(engine, tables=[ModelInfoRecord.__table__])  # type: ignore[attr-defined]
-
-
-# Migration N brings a database from version N-1 to N. Append, never edit, and say why in a docstring.
-MIGRATIONS: list[Callable[[Engine], None]] = [_create_v1, _model_info_v2]
-
-
 def default_url() -> str:
     directory = data_dir()
     directory.mkdir(parents=True, exist_ok=True)
@@ -118,18 +97,12 @@ class Store:
             ) from None
 
     def _migrate(self) -> None:
-        with self._session() as session:
-            SQLModel.metadata.create_all(self.engine, tables=[SchemaVersion.__table__])  # type: ignore[attr-defined]
-            current = session.exec(select(func.max(SchemaVersion.version))).one() or 0
-            if current > len(MIGRATIONS):
-                raise StoreError(
-                    f"history database {self.url} has schema version {current}, newer than this "
-                    f"LlamaBurn knows ({len(MIGRATIONS)}): upgrade LlamaBurn"
-                )
-            for version in range(current + 1, len(MIGRATIONS) + 1):
-                MIGRATIONS[version - 1](self.engine)
-                session.add(SchemaVersion(version=version))
-                session.commit()
+        try:
+            schema.upgrade(self.engine, self.url)
+        except SQLAlchemyError as exc:
+            raise StoreError(
+                f"history database {self.url} failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+            ) from None
 
     def mark_interrupted(self) -> int:
         """Mark as failed the runs left ``running`` by a process on this machine that no longer exists.
@@ -151,9 +124,10 @@ class Store:
             session.commit()
             return len(stale)
 
-    def schema_version(self) -> int:
-        with self._session() as session:
-            return session.exec(select(func.max(SchemaVersion.version))).one() or 0
+    def schema_version(self) -> str | None:
+        """The Alembic revision the database is at (``schema.head()`` once opened)."""
+        with self._session():
+            return schema.revision(self.engine)
 
     def create_run(self, record: RunRecord) -> None:
         with self._session() as session:
@@ -251,6 +225,35 @@ class Store:
             session.exec(delete(IterationRecord).where(col(IterationRecord.run_id) == run_id))
             session.exec(delete(RunRecord).where(col(RunRecord.id) == run_id))
             session.commit()
+
+    def import_runs(self, data: list[dict[str, Any]]) -> tuple[int, int]:
+        """Add the runs of an export (``llamaburn export --format json``) with their iterations; returns
+        ``(added, skipped)``. A run whose id is already here is skipped, so importing a laptop's history
+        into the team's database twice adds nothing the second time. All or nothing: one transaction."""
+        try:
+            incoming = [
+                (
+                    RunRecord.model_validate(run),
+                    [
+                        IterationRecord.model_validate({**it, "id": None, "run_id": run["id"]})
+                        for it in run.get("iterations", [])
+                    ],
+                )
+                for run in data
+            ]
+        except (ValidationError, AttributeError, KeyError, TypeError) as exc:
+            raise ConfigError(f"not a LlamaBurn JSON export: {str(exc).splitlines()[0]}") from None
+        added = 0
+        with self._session() as session:
+            for run, iterations in incoming:
+                if session.get(RunRecord, run.id) is not None:
+                    continue
+                session.add(run)
+                session.flush()  # the run row first: without relationships, the ORM does not order the inserts
+                session.add_all(iterations)
+                added += 1
+            session.commit()
+        return added, len(incoming) - added
 
     def clear(self, keep: Collection[str] = ()) -> int:
         """Delete every run but those in ``keep`` (runs still in progress); returns how many went."""
