@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import pytest
 
+from llamaburn.cli import main
 from llamaburn.errors import ConfigError
 from llamaburn.storage.export import write_json
 from llamaburn.storage.store import Store
@@ -66,3 +68,28 @@ def test_import_of_something_else_is_a_config_error_and_adds_nothing(
         store.import_runs(data)  # type: ignore[arg-type]
 
     assert store.count_runs() == 2
+
+
+def test_llamaburn_import_pushes_an_export_twice_without_duplicates(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The CLI round trip: ``export --format json`` on one database, ``import`` into another (the test's own)."""
+    dump = tmp_path / "runs.json"
+    dump.write_text(json.dumps(exported(laptop(tmp_path_factory))))
+    assert main(["import", str(dump)]) == 0
+    assert capsys.readouterr().out.strip() == "imported 2 runs, skipped 0 already here"
+    assert main(["import", str(dump)]) == 0
+    assert capsys.readouterr().out.strip() == "imported 0 runs, skipped 2 already here"
+    assert sorted(run.id for run in Store().list_runs()) == ["run-a", "run-b"]
+
+
+@pytest.mark.parametrize(("content", "problem"), [("{nope", "is not JSON"), ('{"id": 1}', "expected a list of runs")])
+def test_llamaburn_import_refuses_what_is_not_an_export_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, problem: str
+) -> None:
+    dump = tmp_path / "runs.json"
+    dump.write_text(content)
+    assert main(["import", str(dump)]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("llamaburn: error: ") and problem in line
+    assert Store().list_runs() == []

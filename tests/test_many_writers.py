@@ -14,7 +14,7 @@ from contextlib import ExitStack
 import pytest
 
 from llamaburn.storage.store import ENV_URL, Store
-from tests.fakes import FakeServer, Script
+from llamaburn.testing import FakeServer, Script
 from tests.test_store import make_run
 
 ITERATIONS = 4

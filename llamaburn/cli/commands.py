@@ -50,6 +50,9 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
 
     export = commands.add_parser("export", help="write all stored runs to stdout")
     export.add_argument("--format", choices=("json", "csv"), default="json")
+
+    imported = commands.add_parser("import", help="add the runs of a JSON export (runs already here are skipped)")
+    imported.add_argument("file", type=Path, metavar="FILE", help="what `llamaburn export --format json` wrote")
     return parser
 
 
@@ -98,7 +101,12 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         return models.models if command == "models" else models.plugins
     from llamaburn.cli import history
 
-    return {"history": history.history, "compare": history.compare, "export": history.export}[command]
+    return {
+        "history": history.history,
+        "compare": history.compare,
+        "export": history.export,
+        "import": history.import_runs,
+    }[command]
 
 
 def main(argv: list[str] | None = None) -> int:

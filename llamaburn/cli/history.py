@@ -88,3 +88,23 @@ def export(args: argparse.Namespace) -> int:
 
     (write_csv if args.format == "csv" else write_json)(Store(), sys.stdout)
     return 0
+
+
+def import_runs(args: argparse.Namespace) -> int:
+    """``llamaburn import FILE``: idempotent by run id, so pushing a laptop's history twice adds nothing."""
+    import json
+
+    from llamaburn.errors import ConfigError
+    from llamaburn.storage.store import Store
+
+    try:
+        data = json.loads(args.file.read_text())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {args.file}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{args.file} is not JSON: {exc}") from None
+    if not isinstance(data, list):
+        raise ConfigError(f"{args.file} is not a LlamaBurn JSON export: expected a list of runs")
+    added, skipped = Store().import_runs(data)
+    print(f"imported {added} run{'s' if added != 1 else ''}, skipped {skipped} already here")
+    return 0
