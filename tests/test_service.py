@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 
+from llamaburn.engine.modality import Modality
 from llamaburn.engine.registry import load_registry
-from llamaburn.errors import ConfigError, InputsError, RunInProgressError
+from llamaburn.errors import CapabilityError, ConfigError, InputsError, RunInProgressError
+from llamaburn.hookspecs import hookimpl
 from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import BenchmarkService
 from llamaburn.storage.store import Store
@@ -109,3 +112,38 @@ async def test_a_run_asked_not_to_save_stays_out_of_history(service: BenchmarkSe
     run = await service.start(text_run(service, fake.url).model_copy(update={"save": False}))
     await run.done.wait()
     assert run.status == "completed" and service.store.count_runs() == 0
+
+
+class _Transcribe(Modality):
+    """A modality that needs what no built-in chat backend declares."""
+
+    name = "transcribe"
+    label = "Transcribe"
+    available = True
+    requires = frozenset({"transcription"})
+
+
+@pytest.mark.parametrize("named", [True, False])
+async def test_a_backend_without_a_needed_capability_is_refused_before_any_request(
+    fake: FakeServer, monkeypatch: pytest.MonkeyPatch, named: bool
+) -> None:
+    monkeypatch.setenv("OLLAMA_HOST", fake.url)  # the default backend, when none is named
+    registry = load_registry(extra=[("transcribe", _Plugin())])
+    service = BenchmarkService(registry, Store())
+    try:
+        where = {"backend": "ollama", "url": fake.url} if named else {}
+        request = RunRequest(modality="transcribe", **where)
+        with pytest.raises(CapabilityError, match=r"^Ollama has no transcription capability, which Transcribe"):
+            await service.start(request)
+        assert [r for r in fake.requests if "chat" in r.path] == []
+        if named:  # refused before reaching the server at all
+            assert fake.requests == []
+        assert service.runs == {} and service.store.count_runs() == 0
+    finally:
+        await service.aclose()
+
+
+class _Plugin:
+    @hookimpl
+    def register_modalities(self, register: Callable[[Any], None]) -> None:
+        register(_Transcribe())

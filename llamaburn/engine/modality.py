@@ -17,7 +17,7 @@ from pydantic.fields import FieldInfo
 
 from llamaburn.backends.base import Backend
 from llamaburn.engine.metrics import Metric
-from llamaburn.errors import ComingSoonError, InputsError
+from llamaburn.errors import CapabilityError, ComingSoonError, InputsError
 
 HEADLINE = 5
 """How many metrics, from the start of a modality's set, the faces show at a glance: the results cards, the
@@ -69,6 +69,16 @@ class Target:
     model: str
 
 
+def check_capabilities(modality: Modality, backend: type[Backend]) -> None:
+    """Refuse, before any request, a backend that cannot do what ``modality`` needs."""
+    missing = sorted(modality.requires - backend.capabilities)
+    if missing:
+        raise CapabilityError(
+            f"{backend.label} has no {' or '.join(missing)} capability, which {modality.label} benchmarks "
+            f"need: pick a backend that has it"
+        )
+
+
 class Modality:
     """Base class of every benchmark type. ``available = False`` shows it as "Coming Soon"."""
 
@@ -77,6 +87,8 @@ class Modality:
     available: ClassVar[bool] = False
     inputs: ClassVar[type[Inputs]] = Inputs
     metrics: ClassVar[tuple[Metric, ...]] = ()
+    requires: ClassVar[frozenset[str]] = frozenset({"chat"})
+    """What a backend must be able to do for this modality (its ``capabilities``): "chat", "vision"..."""
 
     def prompt(self, inputs: Inputs, index: int) -> str:
         """What request ``index`` (0-based, warmups included) asks, as shown in ``iteration_start``."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llamaburn.backends.base import Backend
-from llamaburn.engine.modality import Inputs, Modality, Target
+from llamaburn.engine.modality import Inputs, Modality, Target, check_capabilities
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
 from llamaburn.errors import ConfigError, LlamaBurnError, ModelNotFoundError
@@ -166,7 +166,10 @@ async def prepare_run(
     before the model is resolved and again once the run exists, so the service can refuse a busy server.
     """
     checked = plan(registry, request.modality, request.inputs, request.backend, request.url, request.model)
+    if checked.backend is not None:
+        check_capabilities(checked.modality, registry.backend(checked.backend))
     backend = await backends.get(checked.backend, checked.url, request.api_key, request.read_timeout)
+    check_capabilities(checked.modality, type(backend))  # the default backend, now that it is chosen
     if check is not None:
         check(backend)
     model = await resolve_model(backend, checked.model)
