@@ -43,7 +43,7 @@ class BenchmarkRequest(BaseModel):
     api_key: str | None = Field(None, description="Key for an OpenAI-compatible server; stored masked.")
     read_timeout: float | None = Field(None, gt=0, description="Seconds to wait for data (default: 300).")
     model_id: str | None = Field(None, description="The model; default: the backend's first model.")
-    queue: bool = Field(False, description="If the backend is busy, wait for it instead of answering 409.")
+    queue: bool = Field(False, strict=True, description="If the backend is busy, wait for it instead of answering 409.")
 
     @field_validator("url")
     @classmethod

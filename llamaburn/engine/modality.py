@@ -6,6 +6,7 @@ storage), so a modality only describes its inputs and measures a single request 
 
 from __future__ import annotations
 
+import json
 import types
 import typing
 from collections.abc import Callable
@@ -100,10 +101,16 @@ class Modality:
         """Send one request, pass streamed text to ``on_text`` as it arrives, and return its metrics."""
         raise ComingSoonError(f"{self.label} benchmarks are coming soon: only available modalities can run")
 
-    def parse_inputs(self, data: dict[str, Any]) -> Inputs:
+    def parse_inputs(self, data: dict[str, Any], *, as_json: bool = False) -> Inputs:
         """Validate a form or command line into this modality's inputs; ``InputsError`` names each bad field
-        by its path within the inputs (``("prompts", 0)``), so each face can point at it."""
+        by its path within the inputs (``("prompts", 0)``), so each face can point at it.
+
+        Text from a command line converts (``"32"`` to an int field's 32). ``as_json`` validates JSON as JSON,
+        strictly: an API client that sends ``0`` for a boolean or ``"5"`` for a number is told so.
+        """
         try:
+            if as_json:
+                return self.inputs.model_validate_json(json.dumps(data), strict=True)
             return self.inputs.model_validate(data)
         except ValidationError as exc:
             raise InputsError(_problems(exc)) from None

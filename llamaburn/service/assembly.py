@@ -39,14 +39,17 @@ def plan(
     backend: str | None = None,
     url: str | None = None,
     model: str | None = None,
+    *,
+    as_json: bool = False,
 ) -> Plan:
-    """Check the request without touching the network or the store: raises ``ConfigError`` on bad input."""
+    """Check the request without touching the network or the store: raises ``ConfigError`` on bad input.
+    ``as_json``: the inputs came as JSON (the API), so they are validated as JSON, strictly."""
     chosen = registry.runnable(modality)
     if backend is not None:
         registry.backend(backend)
     if model is not None and not model.strip():
         raise ConfigError("model: must not be empty")
-    return Plan(chosen, chosen.parse_inputs(inputs), backend, url, model)
+    return Plan(chosen, chosen.parse_inputs(inputs, as_json=as_json), backend, url, model)
 
 
 class BackendPool:
@@ -165,7 +168,10 @@ async def prepare_run(
     (by ``model_infos``; without one the run has no model info). ``check`` is called with the open backend
     before the model is resolved and again once the run exists, so the service can refuse a busy server.
     """
-    checked = plan(registry, request.modality, request.inputs, request.backend, request.url, request.model)
+    checked = plan(
+        registry, request.modality, request.inputs, request.backend, request.url, request.model,
+        as_json=request.inputs_are_json,
+    )
     if checked.backend is not None:
         check_capabilities(checked.modality, registry.backend(checked.backend))
     backend = await backends.get(checked.backend, checked.url, request.api_key, request.read_timeout)

@@ -26,3 +26,5 @@ class RunRequest(BaseModel):
     read_timeout: float | None = Field(None, gt=0)
     model: str | None = None
     save: bool = True
+    inputs_are_json: bool = False
+    """The inputs are a JSON body's (the API): validated strictly as JSON, not converted from text."""

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from llamaburn.plugin import Inputs
+from llamaburn.plugin import Inputs, cli_flag
 
 from .tasks import TASKS
 
@@ -25,15 +25,23 @@ class CodeInputs(Inputs):
     prompts: list[str] = Field(
         default_factory=list,
         description="Your own code prompts, used in turn; leave empty to use the built-in task suite.",
+        json_schema_extra=cli_flag("--prompt", from_file="--prompts-file"),
     )
     task: str | None = Field(None, description="One built-in task to repeat, by name; empty: the whole suite in turn.")
     language: Language = Field("python", description="The language the answer must be written in.")
     system: str | None = Field(
         None, description="System instruction; empty: ask for exactly one fenced code block in the language."
     )
-    temperature: float = Field(0.2, ge=0.0, le=2.0, description="Sampling temperature, 0 to 2.")
-    max_tokens: int = Field(512, ge=1, le=131_072, description="Most tokens to generate per answer.")
-    seed: int | None = Field(None, description="Sampling seed, for repeatable answers where supported.")
+    temperature: float = Field(
+        0.2, ge=0.0, le=2.0, description="Sampling temperature, 0 to 2.", json_schema_extra=cli_flag("--temperature")
+    )
+    max_tokens: int = Field(
+        512, ge=1, le=131_072, description="Most tokens to generate per answer.",
+        json_schema_extra=cli_flag("--max-tokens"),
+    )
+    seed: int | None = Field(
+        None, description="Sampling seed, for repeatable answers where supported.", json_schema_extra=cli_flag("--seed")
+    )
     run_tests: bool = Field(
         False,
         description="Python suite tasks only: EXECUTE the model-written code against the task's assertions, "

@@ -61,6 +61,7 @@ def run_request(registry: Registry, body: BenchmarkRequest) -> tuple[RunRequest,
         api_key=body.api_key,
         read_timeout=body.read_timeout,
         model=body.model_id,
+        inputs_are_json=True,
     )
     return request, renamed
 
