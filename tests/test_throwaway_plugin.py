@@ -18,6 +18,7 @@ import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
+from llamaburn.testing import FakeServer
 from tests.system import needs_debian_packages, venv_with_project
 
 PLUGIN = Path(__file__).parent / "data" / "llamaburn-dial"
@@ -55,11 +56,18 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def app_url(venv: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def ollama() -> Iterator[FakeServer]:
+    """The app's default backend, so the page settles on it (and never starts the embedded server)."""
+    with FakeServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def app_url(venv: Path, ollama: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("dial-app")
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # else NiceGUI never serves
-    env |= {"OLLAMA_HOST": "127.0.0.1:9", "NICEGUI_STORAGE_PATH": str(tmp / "storage"),
+    env |= {"OLLAMA_HOST": ollama.url, "NICEGUI_STORAGE_PATH": str(tmp / "storage"),
             "LLAMABURN_DB_URL": f"sqlite:///{tmp / 'history.db'}"}
     process = subprocess.Popen([str(venv), "-m", "llamaburn", "--no-show", "--port", str(port)], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp)
@@ -105,6 +113,7 @@ def test_its_fields_show_in_the_form_and_its_backend_gets_a_url_field(app_url: s
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             page.goto(app_url)
+            expect(page.get_by_text(re.compile(r"^connected"))).to_be_visible(timeout=15_000)  # the page is live
             page.get_by_role("tab", name="Dial").click()
             form = page.locator(".q-tab-panel").filter(has=page.get_by_label("Level"))
             expect(form.get_by_label("Level")).to_have_value("4")
