@@ -418,6 +418,7 @@ async def test_queue_on_a_free_backend_starts_at_once(client: httpx.AsyncClient,
         ({"prompts": ["a"]}, ["body", "prompt"], "prompt or prompts, not both"),
         ({"type": "poetry"}, ["body", "type"], "unknown modality 'poetry'; choose from: text, image"),
         ({"type": "audio"}, ["body", "type"], "Audio benchmarks are coming soon: only text, code can run"),
+        ({"api_key": "clé"}, ["body", "api_key"], "must be visible ASCII characters"),  # found by schemathesis
         ({"type": "image"}, ["body", "type"], "Image benchmarks are coming soon"),
         ({"backend": "vllm"}, ["body", "backend"], "unknown backend 'vllm'; choose from: ollama, openai"),
         ({"model_id": " "}, ["body", "model_id"], "must not be empty"),

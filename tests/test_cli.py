@@ -109,6 +109,7 @@ def test_no_save_leaves_history_alone(capsys: pytest.CaptureFixture[str], server
     (["--input", "iterations=3"], "iterations: set twice, by its own option and by --input"),
     (["--input", "seed=1", "--input", "seed=2"], "seed: given twice with --input"),
     (["--modality", "sound", "--input", "seed=1"], "unknown modality 'sound'"),
+    (["--backend", "openai", "--api-key", "clé"], "api_key: must be visible ASCII characters"),
 ])
 def test_bad_input_is_one_line_and_touches_nothing(
     capsys: pytest.CaptureFixture[str], server: FakeServer, args: list[str], message: str

@@ -8,6 +8,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from llamaburn.api.deps import check_url
+from llamaburn.backends.base import usable_api_key
+from llamaburn.errors import ConfigError
 from llamaburn.modelinfo.info import ModelInfo
 from llamaburn.storage.uploads import Kind
 
@@ -49,6 +51,14 @@ class BenchmarkRequest(BaseModel):
     @classmethod
     def _usable_url(cls, url: str | None) -> str | None:
         return check_url(url)
+
+    @field_validator("api_key")
+    @classmethod
+    def _usable_api_key(cls, key: str | None) -> str | None:
+        try:
+            return usable_api_key(key)
+        except ConfigError as exc:
+            raise ValueError(str(exc).removeprefix("api_key: ")) from None
 
 
 class RunStarted(BaseModel):

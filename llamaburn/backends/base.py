@@ -46,6 +46,14 @@ def usable_url(url: str) -> str:
     return url
 
 
+def usable_api_key(key: str | None) -> str | None:
+    """``key`` if it can travel in an ``Authorization`` header (visible ASCII), else a one-line
+    ``ConfigError``: httpx would otherwise fail with a ``UnicodeEncodeError`` at the first request."""
+    if key and not all("!" <= char <= "~" for char in key):
+        raise ConfigError("api_key: must be visible ASCII characters, with no spaces (it is sent as an HTTP header)")
+    return key
+
+
 @dataclass(frozen=True, slots=True)
 class ServerTimings:
     """The server's own accounting, from a stream's final chunk. ``None`` means the server did not say.
@@ -129,7 +137,7 @@ class Backend(ABC):
         self, url: str | None = None, *, api_key: str | None = None, read_timeout: float | None = None
     ) -> None:
         self.url = usable_url((url or self.default_url).rstrip("/"))
-        self.api_key = api_key
+        self.api_key = usable_api_key(api_key)
         self.read_timeout = DEFAULT_READ_TIMEOUT_S if read_timeout is None else read_timeout
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.AsyncClient(
