@@ -8,13 +8,19 @@ or a confusing failure; `LLAMABURN_STRICT_TESTS=1` (set by `.ci/run`) turns that
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 PACKAGES_FILE = Path(__file__).parent.parent / ".ci" / "debian-packages"
@@ -76,3 +82,33 @@ def venv_with_project(project: Path, root: Path) -> Path:
 
 def _pip(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "pip", *args], check=True, capture_output=True, text=True)
+
+
+@contextlib.contextmanager
+def served_app(python: Path, cwd: Path, **env: str) -> Iterator[str]:
+    """``python -m llamaburn`` serving on a free loopback port, as a user starts it; yields its URL once it
+    answers, and stops it afterwards. ``PYTEST_CURRENT_TEST`` is left out, or NiceGUI never serves."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    environ = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | env
+    process = subprocess.Popen([str(python), "-m", "llamaburn", "--no-show", "--port", str(port)], env=environ,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                output = process.stdout.read().decode() if process.stdout else ""
+                raise RuntimeError(f"the app did not start:\n{output}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=15)

@@ -14,22 +14,19 @@ import importlib.util
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from llamaburn.storage.store import Store
-from tests.system import needs_debian_packages, venv_with_project
+from tests.system import needs_debian_packages, served_app, venv_with_project
 
 EXAMPLE = Path(__file__).parent.parent / "docs" / "examples" / "llamaburn-embeddings"
 PROJECT = tomllib.loads((EXAMPLE / "pyproject.toml").read_text())["project"]
@@ -127,38 +124,11 @@ def test_its_package_imports_only_the_public_plugin_api() -> None:
     assert {name for name in imported if name.split(".")[0] == "llamaburn"} == {"llamaburn.plugin"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
 def app_url(venv: Path, fake: Any, tmp_path: Path) -> Iterator[str]:
     """The app as a user starts it from the environment, with its Ollama pointed at the fake server."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # else NiceGUI never serves
-    env |= {"OLLAMA_HOST": fake.url, "NICEGUI_STORAGE_PATH": str(tmp_path / "storage")}
-    process = subprocess.Popen([str(venv), "-m", "llamaburn", "--no-show", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp_path)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"the app did not start:\n{output}")
-            time.sleep(0.2)
+    with served_app(venv, tmp_path, OLLAMA_HOST=fake.url, NICEGUI_STORAGE_PATH=str(tmp_path / "storage")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 @needs_debian_packages("browser")

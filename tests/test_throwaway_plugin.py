@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from llamaburn.testing import FakeServer
-from tests.system import needs_debian_packages, venv_with_project
+from tests.system import needs_debian_packages, served_app, venv_with_project
 
 PLUGIN = Path(__file__).parent / "data" / "llamaburn-dial"
 CHROMIUM = "/usr/bin/chromium"
@@ -49,12 +47,6 @@ def test_bench_input_takes_its_fields_and_refuses_a_bad_one_in_one_line(venv: Pa
     assert len(bad.stderr.strip().splitlines()) == 1
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def ollama() -> Iterator[FakeServer]:
     """The app's default backend, so the page settles on it (and never starts the embedded server)."""
@@ -65,30 +57,9 @@ def ollama() -> Iterator[FakeServer]:
 @pytest.fixture(scope="module")
 def app_url(venv: Path, ollama: FakeServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("dial-app")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}  # else NiceGUI never serves
-    env |= {"OLLAMA_HOST": ollama.url, "NICEGUI_STORAGE_PATH": str(tmp / "storage"),
-            "LLAMABURN_DB_URL": f"sqlite:///{tmp / 'history.db'}"}
-    process = subprocess.Popen([str(venv), "-m", "llamaburn", "--no-show", "--port", str(port)], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=tmp)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"the app did not start:\n{output}")
-            time.sleep(0.2)
+    with served_app(venv, tmp, OLLAMA_HOST=ollama.url, NICEGUI_STORAGE_PATH=str(tmp / "storage"),
+                    LLAMABURN_DB_URL=f"sqlite:///{tmp / 'history.db'}") as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 def _schemas_with(spec: dict[str, Any], field: str) -> list[dict[str, Any]]:
