@@ -29,7 +29,7 @@ from llamaburn.engine.metrics import percentile
 from llamaburn.engine.registry import load_registry
 from llamaburn.engine.runner import Run
 from llamaburn.server import register_pages
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 from llamaburn.storage.store import Store
 from llamaburn.testing.page import marked
 
@@ -56,17 +56,17 @@ async def until(condition: Callable[[], bool], timeout_s: float = 60) -> None:
         await asyncio.sleep(0.01)
 
 
-async def open_app(user: User, url: str, monkeypatch: pytest.MonkeyPatch) -> BenchmarkService:
+async def open_app(user: User, url: str, monkeypatch: pytest.MonkeyPatch) -> RunService:
     monkeypatch.setenv("OLLAMA_HOST", url)
     database = Path(tempfile.mkdtemp(prefix="llamaburn-ui-bench-")) / "history.db"
-    service = BenchmarkService(load_registry(), Store(f"sqlite:///{database}"))
+    service = RunService(load_registry(), Store(f"sqlite:///{database}"))
     register_pages(service)
     await user.open("/")
     await until(lambda: str(element(user, "backend-status").text).startswith("connected"))
     return service
 
 
-async def start_and_finish(user: User, service: BenchmarkService, tokens: int) -> tuple[Run, float]:
+async def start_and_finish(user: User, service: RunService, tokens: int) -> tuple[Run, float]:
     """Click Run; return the run and the seconds from the click until its last store write."""
     recorded: list[float] = []
     unsubscribe = service.on_history_change(lambda: recorded.append(time.perf_counter()))

@@ -16,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from llamaburn.api.auth import TokenAuth, new_token
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 from llamaburn.storage.store import Store
 from llamaburn.ui.page import MainPage
 
@@ -31,7 +31,7 @@ class Launch:
     lan: bool = False
 
 
-def register_pages(service: BenchmarkService) -> None:
+def register_pages(service: RunService) -> None:
     @ui.page("/", title="LlamaBurn")
     def index() -> None:
         MainPage(service)
@@ -90,7 +90,7 @@ def launch(options: Launch) -> None:
     """Start the server (and a browser or window) and block until it stops."""
     if options.native:
         check_native()
-    service = BenchmarkService(load_registry(), Store())
+    service = RunService(load_registry(), Store())
     app.on_shutdown(service.aclose)
     from llamaburn.api import mount
 

@@ -29,7 +29,7 @@ from hypothesis import HealthCheck, settings
 from llamaburn.api import HEARTBEAT_S, RUN_ID_HEADER, mount, router
 from llamaburn.api.auth import TokenAuth
 from llamaburn.engine.registry import load_registry
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 from llamaburn.storage.store import IterationRecord, RunRecord, Store
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
@@ -38,7 +38,7 @@ T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 SseEvent = tuple[str, dict[str, Any]]
 
 
-def make_app(service: BenchmarkService) -> FastAPI:
+def make_app(service: RunService) -> FastAPI:
     """What the server module does: the service on app.state, the router included, the service closed last."""
 
     @asynccontextmanager
@@ -91,17 +91,17 @@ def fake() -> Iterator[FakeServer]:
 
 
 @pytest.fixture
-def service() -> BenchmarkService:
-    return BenchmarkService(load_registry(), Store())
+def service() -> RunService:
+    return RunService(load_registry(), Store())
 
 
 @pytest.fixture
-def app(service: BenchmarkService) -> FastAPI:
+def app(service: RunService) -> FastAPI:
     return make_app(service)
 
 
 @pytest.fixture
-async def client(app: FastAPI, service: BenchmarkService) -> AsyncIterator[httpx.AsyncClient]:
+async def client(app: FastAPI, service: RunService) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://llamaburn.test") as c:
         yield c
     await service.aclose()
@@ -266,7 +266,7 @@ async def test_a_quiet_stream_sends_keep_alive_comments(
 
 
 async def test_a_client_that_leaves_is_unsubscribed(
-    live: httpx.AsyncClient, fake: FakeServer, service: BenchmarkService
+    live: httpx.AsyncClient, fake: FakeServer, service: RunService
 ) -> None:
     fake.script = Script(tokens=5, tokens_per_s=50)
     run_id = await start(live, run_body(fake, iterations=100, warmup=0))
@@ -504,7 +504,7 @@ def add_runs(store: Store, count: int) -> list[str]:
     return ids
 
 
-async def test_history_pages_newest_first_with_the_total(client: httpx.AsyncClient, service: BenchmarkService) -> None:
+async def test_history_pages_newest_first_with_the_total(client: httpx.AsyncClient, service: RunService) -> None:
     ids = add_runs(service.store, 5)
     page = (await client.get("/api/history", params={"limit": 2, "offset": 1})).json()
     assert page["total"] == 5 and (page["limit"], page["offset"]) == (2, 1)
@@ -519,7 +519,7 @@ async def test_history_pages_newest_first_with_the_total(client: httpx.AsyncClie
 
 
 async def test_history_gets_and_deletes_one_run_and_clears(
-    client: httpx.AsyncClient, service: BenchmarkService
+    client: httpx.AsyncClient, service: RunService
 ) -> None:
     ids = add_runs(service.store, 3)
     run = (await client.get(f"/api/history/{ids[0]}")).json()
@@ -534,7 +534,7 @@ async def test_history_gets_and_deletes_one_run_and_clears(
     assert (await client.get("/api/history")).json() == {"total": 0, "limit": 50, "offset": 0, "runs": []}
 
 
-async def test_compare_returns_the_engine_comparison(client: httpx.AsyncClient, service: BenchmarkService) -> None:
+async def test_compare_returns_the_engine_comparison(client: httpx.AsyncClient, service: RunService) -> None:
     ids = add_runs(service.store, 3)
     response = await client.get("/api/compare", params={"ids": f"{ids[0]}, {ids[2]}"})
     assert response.status_code == 200
@@ -620,7 +620,7 @@ def api_requests() -> list[tuple[str, str]]:
     return calls
 
 
-async def test_with_a_token_every_endpoint_needs_it(app: FastAPI, service: BenchmarkService) -> None:
+async def test_with_a_token_every_endpoint_needs_it(app: FastAPI, service: RunService) -> None:
     calls = api_requests()
     assert len(calls) == 13
     transport = httpx.ASGITransport(app=TokenAuth(app, "s3cret"))
@@ -654,7 +654,7 @@ SCHEMATHESIS_CONFIG = schemathesis.Config.from_dict(
 
 
 @pytest.fixture
-def api_schema(service: BenchmarkService, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def api_schema(service: RunService, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The live app, its default backend a fake Ollama whose chat always fails, so runs end at once."""
     with FakeServer(Script(status=500)) as server, LiveApp(make_app(service)) as app:
         monkeypatch.setenv("OLLAMA_HOST", server.url)

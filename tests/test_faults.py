@@ -54,7 +54,7 @@ from llamaburn.engine.runner import Run
 from llamaburn.errors import BackendError, ModelNotFoundError, RunInProgressError
 from llamaburn.service.assembly import BackendPool, prepare_run, resolve_model
 from llamaburn.service.request import RunRequest
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL, OLLAMA_VERSION, FakeServer, Received, Script
 from llamaburn.testing.page import marked
@@ -445,15 +445,15 @@ def test_fault_cli(fault: Fault, protocol: str, server: Server, capsys: pytest.C
 @dataclass
 class Api:
     client: httpx.AsyncClient
-    service: BenchmarkService
+    service: RunService
 
 
 @pytest.fixture
 async def api(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Api]:
     monkeypatch.setenv("OLLAMA_HOST", "127.0.0.1:9")  # never a real Ollama: every request names its server
-    service = BenchmarkService(load_registry(), Store())
+    service = RunService(load_registry(), Store())
     app = FastAPI()
-    app.state.benchmarks = service
+    app.state.runs = service
     app.include_router(router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://llamaburn.test") as client:
         yield Api(client, service)
@@ -532,7 +532,7 @@ async def test_fault_sse(
 class Page:
     """A simulated browser tab on the app, and the engine service behind it."""
 
-    def __init__(self, user: User, service: BenchmarkService, main_page: MainPage) -> None:
+    def __init__(self, user: User, service: RunService, main_page: MainPage) -> None:
         self.user, self.service, self.main = user, service, main_page
 
     def element(self, marker: str) -> Any:
@@ -614,7 +614,7 @@ async def until(condition: Callable[[], bool], timeout_s: float = 15) -> None:
         await asyncio.sleep(0.02)
 
 
-async def open_page(user: User, service: BenchmarkService) -> Page:
+async def open_page(user: User, service: RunService) -> Page:
     pages: list[MainPage] = []
 
     # Defined here, in a tests.* module, so that the harness does not drop llamaburn from sys.modules after
@@ -630,15 +630,15 @@ async def open_page(user: User, service: BenchmarkService) -> Page:
 
 
 @pytest.fixture
-async def app_service(server: Server, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[BenchmarkService]:
+async def app_service(server: Server, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[RunService]:
     monkeypatch.setenv("OLLAMA_HOST", server.url)  # the page's default backend: Ollama, at the fake server
-    service = BenchmarkService(load_registry(), Store())
+    service = RunService(load_registry(), Store())
     yield service
     await service.aclose()
 
 
 @pytest.fixture
-async def page(user: User, app_service: BenchmarkService) -> Page:
+async def page(user: User, app_service: RunService) -> Page:
     return await open_page(user, app_service)
 
 
@@ -1003,7 +1003,7 @@ async def test_cancel_endpoint_during_warmup_sse(server: Server, api: Api) -> No
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 async def test_two_runs_at_once_engine(protocol: str, server: Server, store: Store, registry: Registry) -> None:
-    service = BenchmarkService(registry, store)
+    service = RunService(registry, store)
     try:
         checked = RunRequest(inputs={"prompts": [PROMPT], "iterations": 3, "warmup": 1}, backend=protocol,
                              url=server.url, model=DEFAULT_MODEL)
@@ -1036,7 +1036,7 @@ async def test_two_runs_at_once_api(protocol: str, server: Server, api: Api) -> 
 
 
 async def test_two_runs_at_once_ui(
-    server: Server, page: Page, create_user: Callable[[], User], app_service: BenchmarkService
+    server: Server, page: Page, create_user: Callable[[], User], app_service: RunService
 ) -> None:
     """Two tabs press Run together on one backend: one runs, the other is told why it cannot."""
     other = await open_page(create_user(), app_service)

@@ -45,7 +45,7 @@ from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import Modality
 from llamaburn.engine.registry import load_registry
 from llamaburn.hookspecs import hookimpl
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 from llamaburn.storage.store import IterationRecord, RunRecord, Store, now
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 from llamaburn.testing.page import marked
@@ -139,7 +139,7 @@ async def test_prompts_output_models_plugins_and_errors_render_as_text(
     monkeypatch.setenv("OLLAMA_HOST", fake.url)
     registry = load_registry(extra=[("evil", EvilPlugin()), ("broken", BrokenPlugin())])
     assert [p.error for p in registry.problems] == [f"register_modalities failed: ValueError: {PLUGIN_ERROR}"]
-    service = BenchmarkService(registry, Store())
+    service = RunService(registry, Store())
     user.notify = RecordingNotify()
 
     @ui.page("/")
@@ -265,9 +265,9 @@ def test_api_key_of_the_cli_is_sent_but_never_stored_printed_or_logged(
 
 @pytest.fixture
 async def api() -> AsyncIterator[httpx.AsyncClient]:
-    service = BenchmarkService(load_registry(), Store())
+    service = RunService(load_registry(), Store())
     app = FastAPI()
-    app.state.benchmarks = service
+    app.state.runs = service
     app.include_router(router)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://llamaburn.test") as client:
         yield client

@@ -16,7 +16,7 @@ import pytest
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import RunInProgressError
 from llamaburn.service.request import RunRequest
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 from llamaburn.service.server_lock import ServerLock
 from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
@@ -49,8 +49,8 @@ def holder(fake: FakeServer) -> Iterator[subprocess.Popen[str]]:
 
 
 @pytest.fixture
-async def service() -> AsyncIterator[BenchmarkService]:
-    benchmarks = BenchmarkService(load_registry(), Store())
+async def service() -> AsyncIterator[RunService]:
+    benchmarks = RunService(load_registry(), Store())
     yield benchmarks
     await benchmarks.aclose()
 
@@ -105,7 +105,7 @@ def test_an_unwritable_data_directory_leaves_runs_unguarded_not_broken(tmp_path:
 
 
 async def test_the_app_refuses_a_server_another_process_measures_then_queues_behind_it(
-    service: BenchmarkService, fake: FakeServer, holder: subprocess.Popen[str]
+    service: RunService, fake: FakeServer, holder: subprocess.Popen[str]
 ) -> None:
     text = RunRequest(inputs={"iterations": 2, "warmup": 0}, backend="ollama", url=fake.url, model=DEFAULT_MODEL)
     with pytest.raises(RunInProgressError, match="in another llamaburn process") as refused:

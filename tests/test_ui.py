@@ -17,9 +17,9 @@ from pydantic import Field
 from llamaburn.engine.registry import Registry, load_registry
 from llamaburn.plugin import Inputs, Metric, Modality, Target, hookimpl
 from llamaburn.server import register_pages
-from llamaburn.service.assembly import plan
 from llamaburn.service.compare import compare
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.request import RunRequest
+from llamaburn.service.runs import RunService
 from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 from llamaburn.testing.page import marked
@@ -78,7 +78,7 @@ class CountPlugin:
 
 async def open_app(user: User, fake: FakeServer, monkeypatch: pytest.MonkeyPatch, registry: Registry) -> User:
     monkeypatch.setenv("OLLAMA_HOST", fake.url)
-    service = BenchmarkService(registry, Store())
+    service = RunService(registry, Store())
     register_pages(service)
     await user.open("/")
     await until(lambda: text(user, "backend-status").startswith("connected"))
@@ -130,7 +130,7 @@ def set_inputs(user: User, **values: Any) -> None:
 
 async def run(user: User, **values: Any) -> None:
     """Start a run from the form and wait until the page shows its end."""
-    service: BenchmarkService = user.service  # type: ignore[attr-defined]
+    service: RunService = user.service  # type: ignore[attr-defined]
     started = len(service.runs)
     set_inputs(user, **{"iterations": 2, "warmup": 0, **values})
     user.find(marker="run-button").click()
@@ -295,7 +295,7 @@ async def test_a_run_outlives_its_tab_and_a_second_tab_sees_shared_history(
     await other.open("/")
     assert text(other, "live-progress") == "Idle"  # another tab does not follow a run it did not start
     await app_user.open("/")  # the first tab navigates away from its run
-    service: BenchmarkService = app_user.service  # type: ignore[attr-defined]
+    service: RunService = app_user.service  # type: ignore[attr-defined]
     await until(lambda: [r.status for r in service.store.list_runs()] == ["completed"])
     await until(lambda: [r["status"] for r in element(other, "history-table").rows] == ["completed"])
 
@@ -328,8 +328,8 @@ async def test_model_output_is_rendered_as_text_never_as_html(app_user: User, fa
 
 
 async def test_a_run_started_over_the_api_shows_in_an_idle_page(app_user: User, fake: FakeServer) -> None:
-    service: BenchmarkService = app_user.service  # type: ignore[attr-defined]
-    checked = plan(service.registry, "text", {"iterations": 2, "warmup": 0}, "ollama", fake.url, DEFAULT_MODEL)
+    service: RunService = app_user.service  # type: ignore[attr-defined]
+    checked = RunRequest(inputs={"iterations": 2, "warmup": 0}, backend="ollama", url=fake.url, model=DEFAULT_MODEL)
     run = await service.start(checked, announce=True)  # as POST /api/benchmark does
     await until(lambda: text(app_user, "live-progress") == "Complete")
     assert text(app_user, "live-text") == "".join(f"t{i} " for i in range(20))
@@ -355,7 +355,7 @@ def select_tab(user: User, name: str) -> None:
 
 async def run_selected(user: User) -> Any:
     """Press Run and wait for the page to show the end of the run it started; return that run."""
-    service: BenchmarkService = user.service  # type: ignore[attr-defined]
+    service: RunService = user.service  # type: ignore[attr-defined]
     started = len(service.runs)
     user.find(marker="run-button").click()
     await until(lambda: len(service.runs) == started + 1)

@@ -1,7 +1,7 @@
 """The REST and SSE face: start, follow and cancel runs; history, comparison, models, plugins and uploads.
 
-The server mounts ``router`` on NiceGUI's FastAPI app, with the engine's ``BenchmarkService`` at
-``app.state.benchmarks``, so a run started here is the same ``Run`` the UI shows live and in history.
+The server mounts ``router`` on NiceGUI's FastAPI app, with the engine's ``RunService`` at
+``app.state.runs``, so a run started here is the same ``Run`` the UI shows live and in history.
 Like every face, the API only validates input, calls the engine and renders its events; in --lan mode
 ``llamaburn.api.auth.TokenAuth`` guards it. ``llamaburn.api.errors`` says which status means what;
 docs/api.md describes every endpoint.
@@ -12,14 +12,14 @@ from fastapi import FastAPI
 from llamaburn.api.openapi import document_modality_bodies
 from llamaburn.api.routes import history, models, plugins, router, runs, uploads  # each module adds its routes
 from llamaburn.api.sse import HEARTBEAT_S, RUN_ID_HEADER
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 
 del history, models, plugins, runs, uploads
 
 
-def mount(app: FastAPI, service: BenchmarkService) -> None:
+def mount(app: FastAPI, service: RunService) -> None:
     """Serve the API on ``app`` for ``service``: the one way the server and the tests build it."""
-    app.state.benchmarks = service
+    app.state.runs = service
     app.include_router(router)
     document_modality_bodies(app, service.registry)
 

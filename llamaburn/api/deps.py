@@ -11,20 +11,20 @@ from fastapi import Depends, HTTPException, Request
 from llamaburn.api.errors import engine_errors, invalid
 from llamaburn.backends.base import Backend, usable_url
 from llamaburn.errors import ConfigError, NoBackendError
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 from llamaburn.storage.store import RunRecord
 from llamaburn.storage.uploads import Uploads
 
 
-def get_service(request: Request) -> BenchmarkService:
-    """The engine, set by the server as ``app.state.benchmarks``."""
-    service = getattr(request.app.state, "benchmarks", None)
+def get_service(request: Request) -> RunService:
+    """The engine, set by the server as ``app.state.runs``."""
+    service = getattr(request.app.state, "runs", None)
     if service is None:
-        raise HTTPException(503, "the benchmark service is not set up: set app.state.benchmarks")
+        raise HTTPException(503, "the run service is not set up: set app.state.runs")
     return service  # type: ignore[no-any-return]
 
 
-Service = Annotated[BenchmarkService, Depends(get_service)]
+Service = Annotated[RunService, Depends(get_service)]
 
 
 def check_url(url: str | None) -> str | None:
@@ -40,7 +40,7 @@ def check_url(url: str | None) -> str | None:
 
 
 async def open_backend(
-    service: BenchmarkService, name: str | None, url: str | None, api_key: str | None, where: str
+    service: RunService, name: str | None, url: str | None, api_key: str | None, where: str
 ) -> Backend:
     """The service's backend for this server: 422 for a bad name or URL, 503 when none is found."""
     if name is None:
@@ -61,7 +61,7 @@ async def open_backend(
         raise invalid(where, "url", f"not a usable server URL: {exc}") from None
 
 
-async def stored(service: BenchmarkService, run_id: str) -> RunRecord:
+async def stored(service: RunService, run_id: str) -> RunRecord:
     """A stored run by id or unique prefix; 404 when there is none."""
     try:
         return await asyncio.to_thread(service.store.get_run, run_id)

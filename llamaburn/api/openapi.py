@@ -1,6 +1,6 @@
 """OpenAPI for ``POST /api/benchmark``: one body schema per runnable modality, a union on ``type``.
 
-The route itself takes a ``BenchmarkRequest`` (the run fields, the modality's own fields beside them) and
+The route itself takes a ``RunBody`` (the run fields, the modality's own fields beside them) and
 leaves the inputs to the modality's ``Inputs`` model inside ``prepare_run``, so one route serves every
 modality, a plugin's too. This module makes the documented schema say the same thing precisely: each
 modality's body is the run fields plus its ``Inputs`` fields, built from the registry when the app is
@@ -15,7 +15,7 @@ from typing import Any, Literal
 from fastapi import FastAPI
 from pydantic import Field, TypeAdapter, create_model
 
-from llamaburn.api.schemas import BenchmarkRequest
+from llamaburn.api.schemas import RunBody
 from llamaburn.engine.modality import Modality
 from llamaburn.engine.registry import Registry
 
@@ -26,9 +26,9 @@ REF = "#/components/schemas/{model}"
 def body_model(modality: Modality) -> type:
     """The run fields and ``modality``'s inputs as one model, named after it (``TextRunBody``)."""
     fields: dict[str, Any] = {
-        name: (info.annotation, info) for name, info in BenchmarkRequest.model_fields.items() if name != "type"
+        name: (info.annotation, info) for name, info in RunBody.model_fields.items() if name != "type"
     }
-    default = BenchmarkRequest.model_fields["type"].default
+    default = RunBody.model_fields["type"].default
     # The body's default modality may leave out ``type``; every other one must name itself.
     chosen = Field(default, description="The modality.") if modality.name == default else Field(
         description="The modality."

@@ -11,10 +11,11 @@ from llamaburn.api.deps import check_url
 from llamaburn.backends.base import usable_api_key
 from llamaburn.errors import ConfigError
 from llamaburn.modelinfo.info import ModelInfo
+from llamaburn.service.request import RunRequest
 from llamaburn.storage.uploads import Kind
 
 
-class BenchmarkRequest(BaseModel):
+class RunBody(BaseModel):
     """A run to start: these run fields, and the modality's own fields (its ``Inputs``) in the same object.
 
     OpenAPI shows one schema per modality (``server.modality_bodies`` adds them), a union on ``type``.
@@ -36,7 +37,10 @@ class BenchmarkRequest(BaseModel):
         },
     )
 
-    type: str = Field("text", description="The modality: one of GET /api/plugins' available modalities.")
+    type: str = Field(
+        RunRequest.model_fields["modality"].default,
+        description="The modality: one of GET /api/plugins' available modalities.",
+    )
     backend: str | None = Field(
         None,
         description="ollama, openai, embedded or a plugin's backend; default: Ollama if it answers, else embedded.",

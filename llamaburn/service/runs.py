@@ -18,7 +18,7 @@ from llamaburn.engine.runner import Run
 from llamaburn.errors import ConfigError, RunInProgressError
 from llamaburn.modelinfo.info import ModelInfo
 from llamaburn.modelinfo.service import ModelInfoService
-from llamaburn.service.assembly import BackendPool, Plan, PreparedRun, prepare_run
+from llamaburn.service.assembly import BackendPool, PreparedRun, prepare_run
 from llamaburn.service.request import RunRequest
 from llamaburn.service.server_lock import ServerLock
 from llamaburn.storage.store import Store
@@ -37,23 +37,11 @@ async def _first_of(*waits: Coroutine[Any, Any, Any]) -> None:
             task.cancel()
 
 
-def _request_of(plan: Plan, api_key: str | None) -> RunRequest:
-    return RunRequest(
-        modality=plan.modality.name,
-        inputs=plan.inputs.model_dump(mode="json"),
-        backend=plan.backend,
-        url=plan.url,
-        api_key=api_key,
-        read_timeout=None,
-        model=plan.model,
-    )
-
-
 def _busy(run: Run) -> RunInProgressError:
     return RunInProgressError(run.target.backend.label, run.target.backend.url, run.id)
 
 
-class BenchmarkService:
+class RunService:
     def __init__(self, registry: Registry, store: Store) -> None:
         self.registry = registry
         self.store = store
@@ -91,7 +79,7 @@ class BenchmarkService:
         return None
 
     async def start(
-        self, request: RunRequest | Plan, api_key: str | None = None, *, queue: bool = False, announce: bool = False
+        self, request: RunRequest, *, queue: bool = False, announce: bool = False
     ) -> Run:
         """Start a run in the background and return it at once; subscribe to ``run.bus`` to follow it.
 
@@ -101,8 +89,6 @@ class BenchmarkService:
         ``announce`` tells the ``on_run_announced`` listeners (open pages) about a run nobody is watching,
         one started over the API.
         """
-        if isinstance(request, Plan):  # compatibility until the API and the UI page send a RunRequest
-            request = _request_of(request, api_key)
         prepared = await prepare_run(
             request, self.registry, self.backends, self.model_infos, check=None if queue else self._refuse_busy
         )

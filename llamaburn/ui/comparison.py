@@ -16,7 +16,7 @@ from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import HEADLINE
 from llamaburn.errors import LlamaBurnError
 from llamaburn.service.compare import Comparison, ComparisonRow, compare, metric_set
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 
 
 def run_name(comparison: Comparison, index: int) -> str:
@@ -55,7 +55,7 @@ def bar_chart(comparison: Comparison, title: str, rows: list[ComparisonRow]) -> 
 
 
 class ComparisonPanel:
-    def __init__(self, service: BenchmarkService) -> None:
+    def __init__(self, service: RunService) -> None:
         self.service = service
         with ui.card().classes("w-full") as self.card:
             self.title = ui.label("Comparison").classes("text-lg font-medium").mark("comparison-title")

@@ -9,7 +9,7 @@ from nicegui import ui
 from llamaburn.backends.base import Backend, ModelEntry
 from llamaburn.errors import ConfigError, LlamaBurnError
 from llamaburn.modelinfo.info import ModelInfo
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 
 INFO_FIELDS = (
     ("Size", "parameter_size"),
@@ -27,7 +27,7 @@ ALWAYS_SHOWN = ("parameter_size", "quantization", "family", "format")
 class BackendBar:
     """Backend selector with a connection status, model selector, and the model's info card."""
 
-    def __init__(self, service: BenchmarkService, report: Callable[[str], None]) -> None:
+    def __init__(self, service: RunService, report: Callable[[str], None]) -> None:
         self.service = service
         self.report = report
         self.backend: Backend | None = None

@@ -9,7 +9,7 @@ from nicegui import ui
 
 from llamaburn.engine.format import mean, titled, when
 from llamaburn.errors import LlamaBurnError
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 from llamaburn.storage.store import RunRecord
 
 PAGE_SIZE = 200
@@ -25,7 +25,7 @@ COLUMNS: list[dict[str, Any]] = [
 
 
 class HistoryPanel:
-    def __init__(self, service: BenchmarkService, on_compare: Callable[[list[str]], None]) -> None:
+    def __init__(self, service: RunService, on_compare: Callable[[list[str]], None]) -> None:
         self.service = service
         self.on_compare = on_compare
         with ui.card().classes("w-full"):

@@ -12,7 +12,7 @@ from llamaburn.engine.modality import Modality
 from llamaburn.engine.runner import Run
 from llamaburn.errors import LlamaBurnError
 from llamaburn.service.request import RunRequest
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 from llamaburn.ui.comparison import ComparisonPanel
 from llamaburn.ui.form import InputsForm
 from llamaburn.ui.header import BackendBar
@@ -23,7 +23,7 @@ from llamaburn.ui.results import ResultsPanel
 
 
 class MainPage:
-    def __init__(self, service: BenchmarkService) -> None:
+    def __init__(self, service: RunService) -> None:
         self.service = service
         self.forms: dict[str, InputsForm] = {}
         self._history_dirty = False

@@ -16,7 +16,7 @@ from llamaburn.api.schemas import (
 )
 from llamaburn.backends.base import Backend
 from llamaburn.service.assembly import resolve_model
-from llamaburn.service.runs import BenchmarkService
+from llamaburn.service.runs import RunService
 
 BackendQuery = Annotated[
     str | None, Query(description="ollama, openai, embedded...; default: Ollama if it answers, else embedded.")
@@ -24,7 +24,7 @@ BackendQuery = Annotated[
 UrlQuery = Annotated[str | None, Query(description="The server's URL; default: the backend's own.")]
 
 
-async def _query_backend(service: BenchmarkService, backend: str | None, url: str | None) -> Backend:
+async def _query_backend(service: RunService, backend: str | None, url: str | None) -> Backend:
     try:
         url = check_url(url)
     except ValueError as exc:

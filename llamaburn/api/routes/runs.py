@@ -12,8 +12,8 @@ from llamaburn.api.deps import Service, stored
 from llamaburn.api.errors import RunBusy, engine_errors, invalid, responses
 from llamaburn.api.routes import router
 from llamaburn.api.schemas import (
-    BenchmarkRequest,
     CancelAccepted,
+    RunBody,
     RunStarted,
 )
 from llamaburn.api.sse import IN_PROGRESS, STREAM_RESPONSES, LastEventId, sse_response
@@ -23,7 +23,7 @@ from llamaburn.errors import ComingSoonError, ConfigError, InputsError, NoBacken
 from llamaburn.service.request import RunRequest
 
 
-def run_request(registry: Registry, body: BenchmarkRequest) -> tuple[RunRequest, dict[str, str]]:
+def run_request(registry: Registry, body: RunBody) -> tuple[RunRequest, dict[str, str]]:
     """The body as a ``RunRequest``: the run fields, and every other field as the modality's raw inputs.
 
     The run fields are checked here, each pinned to its body field; the inputs are left to the modality's
@@ -75,7 +75,7 @@ def _located(problems: list[tuple[tuple[str | int, ...], str]], renamed: dict[st
 
 
 @router.post("/benchmark", status_code=202, response_model=RunStarted, responses=responses(400, 409, 502, 503))
-async def start_benchmark(body: BenchmarkRequest, service: Service) -> Any:
+async def start_benchmark(body: RunBody, service: Service) -> Any:
     """Start a run and answer at once; follow it at ``/api/benchmark/{run_id}/stream``."""
     request, renamed = run_request(service.registry, body)
     with engine_errors(model_loc=("body", "model_id")):
