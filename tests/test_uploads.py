@@ -1,27 +1,18 @@
-"""Uploads for the file-based modalities: a size limit applied as the bytes stream in, a type read from the
-content, server-made names inside the data directory, and file fields that cannot reach outside it.
+"""Uploads in the engine: a size limit applied as the bytes stream in, a type read from the content,
+server-made names inside the data directory, and file fields that cannot reach outside it.
 
 Every test writes real files into its own data directory (conftest points XDG_DATA_HOME at tmp_path).
+The API's side, the multipart body, is in test_uploads_api.py.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import struct
-import wave
-import zlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
-from fastapi.routing import APIRoute
 
-from llamaburn.api import router
-from llamaburn.api.auth import TokenAuth
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError, UploadError
 from llamaburn.storage.uploads import (
@@ -32,66 +23,7 @@ from llamaburn.storage.uploads import (
     resolve_upload,
     uploads_dir,
 )
-
-# Real files, small: each is what its format's own tools write, trimmed to the fewest valid bytes.
-
-
-def png() -> bytes:
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)  # 1x1, 8-bit RGB
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
-
-
-def riff(form: bytes, body: bytes) -> bytes:
-    return b"RIFF" + struct.pack("<I", 4 + len(body)) + form + body
-
-
-def wav() -> bytes:
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(8000)
-        out.writeframes(b"\x00\x00" * 80)
-    return buffer.getvalue()
-
-
-def ebml(doctype: bytes) -> bytes:
-    header = b"\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82" + bytes([0x80 | len(doctype)]) + doctype
-    return b"\x1a\x45\xdf\xa3" + bytes([0x80 | len(header)]) + header
-
-
-def glb() -> bytes:
-    document = json.dumps({"asset": {"version": "2.0"}}).encode().ljust(28)
-    chunk = struct.pack("<I", len(document)) + b"JSON" + document
-    return b"glTF" + struct.pack("<II", 2, 12 + len(chunk)) + chunk
-
-
-SAMPLES: dict[str, tuple[str, bytes, str]] = {  # name: (kind, content, media type)
-    "png": ("image", png(), "image/png"),
-    "jpeg": ("image", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00\xff\xd9", "image/jpeg"),
-    "webp": ("image", riff(b"WEBP", b"VP8L\x0a\x00\x00\x00\x2f\x00\x00\x00\x10\x07\x10\x11\x11\x88"), "image/webp"),
-    "gif": ("image", b"GIF89a\x01\x00\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x00;", "image/gif"),
-    "wav": ("audio", wav(), "audio/wav"),
-    "mp3": ("audio", b"\xff\xfb\x90\x64" + bytes(413), "audio/mpeg"),  # one MPEG-1 layer III frame, 128 kb/s
-    "mp3-id3": ("audio", b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x64" + bytes(413), "audio/mpeg"),
-    "flac": ("audio", b"fLaC\x80\x00\x00\x22" + bytes(34), "audio/flac"),
-    "ogg": ("audio", b"OggS\x00\x02" + bytes(20) + b"\x01\x13OpusHead\x01\x01" + bytes(9), "audio/ogg"),
-    "mp4": ("video", b"\x00\x00\x00\x18ftypisom\x00\x00\x02\x00isomiso2\x00\x00\x00\x08mdat", "video/mp4"),
-    "webm": ("video", ebml(b"webm"), "video/webm"),
-    "glb": ("graphics3d", glb(), "model/gltf-binary"),
-    "gltf": ("graphics3d", json.dumps({"scenes": [], "asset": {"version": "2.0"}}).encode(), "model/gltf+json"),
-    "obj": ("graphics3d", b"# a triangle\no tri\nv 0 0 0\nv 1 0 0\nv 0 1 0\nvn 0 0 1\nf 1//1 2//1 3//1\n", "model/obj"),
-}
-HTML = b"<!doctype html><html><body><script>alert(1)</script></body></html>"
-FIELDS = {"image": "image_path", "audio": "audio_path", "video": "video_path", "graphics3d": "model_path"}
-
-
-async def chunks_of(data: bytes, size: int = 1000) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
+from tests.upload_samples import FIELDS, HTML, SAMPLES, chunks_of, ebml, kept, png, wav
 
 
 @pytest.fixture
@@ -99,11 +31,6 @@ def uploads(tmp_path: Path) -> Uploads:
     directory = uploads_dir()
     assert directory.is_relative_to(tmp_path)  # conftest's data directory, never the user's
     return Uploads(directory)
-
-
-def kept(uploads: Uploads) -> list[str]:
-    """Every file in the uploads directory, hidden ones (an upload in progress) included."""
-    return sorted(path.name for path in uploads.directory.iterdir()) if uploads.directory.exists() else []
 
 
 # The engine: storing
@@ -265,158 +192,3 @@ async def test_each_file_modality_validates_its_file_field(uploads: Uploads, kin
     for bad in ("../../etc/passwd", "/etc/passwd"):
         with pytest.raises(ConfigError, match=f"^{field}: .*(not allowed|outside the uploads directory)"):
             modality.parse_inputs({field: bad})
-
-
-# The API
-
-
-@pytest.fixture
-def app() -> FastAPI:
-    app = FastAPI()
-    app.include_router(router)
-    return app
-
-
-@pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://llamaburn.test") as c:
-        yield c
-
-
-def file_field(content: bytes, name: str = "upload.bin", media_type: str = "application/octet-stream") -> Any:
-    return {"file": (name, content, media_type)}
-
-
-@pytest.mark.parametrize("sample", ["png", "wav", "webm", "glb"])
-async def test_api_upload_of_each_kind(client: httpx.AsyncClient, uploads: Uploads, sample: str) -> None:
-    kind, content, media_type = SAMPLES[sample]
-    response = await client.post("/api/uploads", params={"kind": kind}, files=file_field(content, f"x.{sample}"))
-    assert response.status_code == 201, response.text
-    body = response.json()
-    assert set(body) == {"upload_id", "kind", "size", "media_type"}
-    assert (body["kind"], body["size"], body["media_type"]) == (kind, len(content), media_type)
-    assert (uploads.directory / body["upload_id"]).read_bytes() == content
-    assert resolve_upload(body["upload_id"], kind).is_file()
-
-
-async def test_api_oversize_is_413(app: FastAPI, client: httpx.AsyncClient, uploads: Uploads) -> None:
-    app.state.uploads = Uploads(uploads.directory, max_bytes=1000)
-    response = await client.post("/api/uploads", params={"kind": "image"}, files=file_field(png() + bytes(2000)))
-    assert response.status_code == 413
-    assert response.json() == {"detail": "the upload is larger than the 1,000-byte limit"}
-    assert kept(uploads) == []
-
-
-async def test_api_refuses_an_endless_chunked_body_at_the_limit(app: FastAPI, client: httpx.AsyncClient) -> None:
-    app.state.uploads = Uploads(uploads_dir(), max_bytes=100_000)
-    sent = 0
-
-    async def endless() -> AsyncIterator[bytes]:
-        nonlocal sent
-        yield b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + png()
-        while True:
-            sent += 1
-            yield bytes(10_000)
-
-    headers = {"Content-Type": "multipart/form-data; boundary=b"}
-    response = await client.post("/api/uploads?kind=image", content=endless(), headers=headers)
-    assert response.status_code == 413
-    assert sent <= 10
-
-
-async def test_api_refuses_a_declared_oversize_body_before_reading_it(app: FastAPI) -> None:
-    """A Content-Length past the limit is answered at once: the body's first byte is never asked for."""
-    messages: list[dict[str, Any]] = []
-
-    async def receive() -> dict[str, Any]:
-        raise AssertionError("the body was read")
-
-    async def send(message: dict[str, Any]) -> None:
-        messages.append(message)
-
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/api/uploads", "raw_path": b"/api/uploads", "query_string": b"kind=video", "root_path": "",
-        "headers": [(b"content-type", b"multipart/form-data; boundary=b"), (b"content-length", b"999999999999")],
-        "client": ("127.0.0.1", 1), "server": ("llamaburn.test", 80),
-    }  # fmt: skip
-    await app(scope, receive, send)
-    assert messages[0]["status"] == 413
-    assert json.loads(messages[1]["body"]) == {"detail": "the upload is larger than the 64 MiB limit"}
-
-
-async def test_api_wrong_type_is_415(client: httpx.AsyncClient, uploads: Uploads) -> None:
-    response = await client.post(
-        "/api/uploads", params={"kind": "image"}, files=file_field(HTML, "cat.png", "image/png")
-    )
-    assert response.status_code == 415
-    assert response.json()["detail"].startswith("the upload is not a PNG, JPEG, WebP or GIF image")
-    assert kept(uploads) == []
-
-
-@pytest.mark.parametrize(
-    ("params", "request_kwargs", "loc"),
-    [
-        ({}, {"files": file_field(png())}, ["query", "kind"]),
-        ({"kind": "text"}, {"files": file_field(png())}, ["query", "kind"]),
-        ({"kind": "image"}, {"files": {"other": ("a.png", png())}}, ["body", "file"]),
-        ({"kind": "image"}, {"data": {"file": "not a file"}}, ["body", "file"]),
-        ({"kind": "image"}, {"json": {"file": "x.png"}}, ["body", "file"]),
-        ({"kind": "image"}, {}, ["body", "file"]),
-    ],
-)
-async def test_api_missing_file_or_kind_is_422(
-    client: httpx.AsyncClient, uploads: Uploads, params: dict[str, str], request_kwargs: dict[str, Any], loc: list[str]
-) -> None:
-    response = await client.post("/api/uploads", params=params, **request_kwargs)
-    assert response.status_code == 422, response.text
-    assert response.json()["detail"][0]["loc"] == loc
-    assert kept(uploads) == []
-
-
-async def test_api_malformed_multipart_is_400(client: httpx.AsyncClient, uploads: Uploads) -> None:
-    body = b'--b\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n' + png()  # never closed
-    headers = {"Content-Type": "multipart/form-data; boundary=b"}
-    response = await client.post("/api/uploads?kind=image", content=body, headers=headers)
-    assert response.status_code == 400
-    assert response.json() == {"detail": "the multipart body ended inside the file"}
-    assert kept(uploads) == []
-
-
-async def test_api_stores_under_its_own_name_whatever_the_client_calls_the_file(
-    client: httpx.AsyncClient, uploads: Uploads, tmp_path: Path
-) -> None:
-    for name in ("../../../../tmp/evil.png", "/etc/cron.d/evil.png", "..\\..\\evil.png", "evil\x00.png"):
-        response = await client.post("/api/uploads", params={"kind": "image"}, files=file_field(png(), name))
-        assert response.status_code == 201, name
-        assert response.json()["upload_id"] in kept(uploads)
-    assert not list(tmp_path.rglob("evil*")) and not Path("/tmp/evil.png").exists()
-
-
-def test_no_endpoint_reads_or_lists_uploads() -> None:
-    routes = [(route.path, sorted(route.methods)) for route in router.routes if isinstance(route, APIRoute)]
-    assert [methods for path, methods in routes if "upload" in path] == [["POST"]]
-
-
-async def test_api_get_on_uploads_finds_nothing(client: httpx.AsyncClient, stored_png: str) -> None:
-    assert (await client.get("/api/uploads")).status_code == 405
-    assert (await client.get(f"/api/uploads/{stored_png}")).status_code == 404
-
-
-@pytest.fixture
-def lan(app: FastAPI) -> Iterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=TokenAuth(app, "s3cret"))
-    yield httpx.AsyncClient(transport=transport, base_url="http://llamaburn.test")
-
-
-async def test_api_upload_needs_the_token_in_lan_mode(lan: httpx.AsyncClient, uploads: Uploads) -> None:
-    async with lan:
-        for headers in ({}, {"Authorization": "Bearer wrong"}):
-            response = await lan.post("/api/uploads?kind=image", files=file_field(png()), headers=headers)
-            assert response.status_code == 401
-            assert response.headers["www-authenticate"] == "Bearer"
-        assert kept(uploads) == []
-        response = await lan.post(
-            "/api/uploads?kind=image", files=file_field(png()), headers={"Authorization": "Bearer s3cret"}
-        )
-        assert response.status_code == 201

@@ -2,114 +2,17 @@
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request
-from python_multipart.exceptions import MultipartParseError
-from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect
 
 from llamaburn.api.deps import get_uploads
 from llamaburn.api.errors import Problem, invalid
+from llamaburn.api.multipart import MULTIPART_OVERHEAD_BYTES, FilePart
 from llamaburn.api.routes import router
-from llamaburn.api.schemas import (
-    UploadOut,
-)
+from llamaburn.api.schemas import UploadOut
 from llamaburn.storage.uploads import Kind, Uploads, UploadTooLargeError, UploadTypeError, too_large
-
-MULTIPART_OVERHEAD_BYTES = 64 * 1024  # boundaries, part headers and small fields around an upload's bytes
-
-
-class FilePart:
-    """The ``file`` part of a multipart body, read as the body streams in: the upload is never held in memory
-    whole, and a body that cannot fit ``max_bytes`` of file is refused at that point, not after it all arrived."""
-
-    def __init__(self, request: Request, max_bytes: int) -> None:
-        content_type, params = parse_options_header(request.headers.get("content-type", ""))
-        if content_type != b"multipart/form-data" or not params.get(b"boundary"):
-            raise invalid("body", "file", "send the file as multipart/form-data, in a field named 'file'")
-        self.filename = ""
-        self._body = aiter(request.stream())
-        self._max_bytes = max_bytes
-        self._max_body_bytes = max_bytes + MULTIPART_OVERHEAD_BYTES
-        self._received = 0
-        self._pending: deque[bytes] = deque()
-        self._header_field = self._header_value = self._disposition = b""
-        self._found = self._reading = self._done = False
-        self._parser = MultipartParser(
-            params[b"boundary"],
-            {
-                "on_part_begin": self._begin,
-                "on_header_field": self._field,
-                "on_header_value": self._value,
-                "on_header_end": self._header_end,
-                "on_headers_finished": self._headers_finished,
-                "on_part_data": self._data,
-                "on_part_end": self._end,
-            },
-        )
-
-    async def find(self) -> bool:
-        """Read until the ``file`` part's headers; False if the body has none."""
-        while not self._found:
-            if not await self._feed():
-                return False
-        return True
-
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """The ``file`` part's bytes, as they arrive."""
-        while True:
-            while self._pending:
-                yield self._pending.popleft()
-            if self._done:
-                return
-            if not await self._feed():
-                raise HTTPException(400, "the multipart body ended inside the file")
-
-    async def _feed(self) -> bool:
-        chunk = await anext(self._body, b"")
-        if not chunk:
-            return False
-        self._received += len(chunk)
-        if self._received > self._max_body_bytes:
-            raise too_large(self._max_bytes)
-        try:
-            self._parser.write(chunk)
-        except MultipartParseError as exc:
-            raise HTTPException(400, f"the multipart body is malformed: {exc}") from None
-        return True
-
-    def _begin(self) -> None:
-        self._disposition = b""
-
-    def _field(self, data: bytes, start: int, end: int) -> None:
-        self._header_field += data[start:end]
-
-    def _value(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
-
-    def _header_end(self) -> None:
-        if self._header_field.lower() == b"content-disposition":
-            self._disposition = self._header_value
-        self._header_field = self._header_value = b""
-
-    def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._disposition)
-        self._reading = not self._found and options.get(b"name") == b"file"  # the first "file" part only
-        if self._reading:
-            self._found = True
-            self.filename = options.get(b"filename", b"").decode("utf-8", "replace")
-
-    def _data(self, data: bytes, start: int, end: int) -> None:
-        if self._reading:
-            self._pending.append(bytes(data[start:end]))
-
-    def _end(self) -> None:
-        if self._reading:
-            self._reading, self._done = False, True
-
 
 UPLOAD_BODY = {
     "required": True,
