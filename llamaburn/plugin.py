@@ -26,12 +26,13 @@ from llamaburn.engine.events import (
     WarmupComplete,
 )
 from llamaburn.engine.metrics import Metric, measure_stream, percentile
-from llamaburn.engine.modality import Inputs, Modality, Target, cli_flag
+from llamaburn.engine.modality import Artifact, Inputs, Modality, Target, cli_flag
 from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError
 from llamaburn.hookspecs import hookimpl
 from llamaburn.storage.uploads import upload_path
 
 __all__ = [
+    "Artifact",
     "Backend",
     "BackendError",
     "Cancelled",

@@ -23,6 +23,14 @@ def number(value: Any, unit: str = "", digits: int = 1) -> str:
     return f"{text} {unit}".strip()
 
 
+def iteration_value(value: Any, metric: Metric) -> str:
+    """One iteration's value of ``metric`` as a table cell: its declared outcome word for a pass (100) or a
+    fail (0), else the number with its unit."""
+    if metric.outcomes is not None and is_number(value) and value in (100, 0):
+        return metric.outcomes[0] if value == 100 else metric.outcomes[1]
+    return number(value, metric.unit)
+
+
 def metric_line(values: dict[str, Any], metrics: Sequence[Metric]) -> str:
     """The headline metrics of one iteration, by their labels: ``TPS 45.2 tok/s | TTFT 89.0 ms``."""
     return " | ".join(

@@ -26,6 +26,9 @@ class Metric(BaseModel):
     label: str
     unit: str
     direction: Literal["higher", "lower"]
+    outcomes: tuple[str, str] | None = None
+    """For a rate whose every iteration passes (100) or fails (0), the words for one iteration's pass and
+    fail, ``("valid", "invalid")``: the iteration table shows the word, and the run's mean stays the rate."""
 
 
 def percentile(values: list[float], q: float) -> float:

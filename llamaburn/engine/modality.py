@@ -62,6 +62,23 @@ class Inputs(BaseModel):
     )
 
 
+class Artifact(BaseModel):
+    """What each iteration made, for the live panel to show once the iteration completes: source text, with
+    its language highlighted and a problem's line marked. Each ``*detail`` names a key of the dict that
+    ``measure()`` returns, so the app shows a plugin's own details without knowing them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    detail: str
+    """The key whose value is the text: ``"code"``."""
+    label: str = "Output"
+    language_detail: str | None = None
+    """The key naming the text's language for highlighting (``"python"``, ``"cpp"``...): Pygments' names."""
+    error_line_detail: str | None = None
+    """The key holding the 1-based line of the text's first problem, ``None`` when it has none."""
+    error_label: str = "Error"
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """The model under test: a started backend and the model id to ask it for."""
@@ -90,6 +107,8 @@ class Modality:
     metrics: ClassVar[tuple[Metric, ...]] = ()
     requires: ClassVar[frozenset[str]] = frozenset({"chat"})
     """What a backend must be able to do for this modality (its ``capabilities``): "chat", "vision"..."""
+    artifact: ClassVar[Artifact | None] = None
+    """What the live panel shows of each completed iteration beyond its metrics; ``None``: only the text."""
 
     def prompt(self, inputs: Inputs, index: int) -> str:
         """What request ``index`` (0-based, warmups included) asks, as shown in ``iteration_start``."""

@@ -18,6 +18,9 @@ from llamaburn.errors import LlamaBurnError
 from llamaburn.service.compare import Comparison, ComparisonRow, compare, metric_set
 from llamaburn.service.runs import RunService
 
+DIRECTIONS = {"higher": "↑ higher", "lower": "↓ lower"}
+"""Which way each row is better, beside its label, so a reader knows why a run won it."""
+
 
 def run_name(comparison: Comparison, index: int) -> str:
     run = comparison.runs[index]
@@ -97,9 +100,10 @@ class ComparisonPanel:
     def _table(self, comparison: Comparison) -> None:
         self.table.clear()
         others = range(1, len(comparison.runs))
-        columns = 2 + len(comparison.runs) + len(others)
+        columns = 3 + len(comparison.runs) + len(others)
         with self.table, ui.grid(columns=columns).classes("w-full gap-x-6 gap-y-1 items-baseline"):
             ui.label("Metric").classes("font-medium")
+            ui.label("Better").classes("font-medium")
             for index in range(len(comparison.runs)):
                 ui.label(run_name(comparison, index)).classes("font-medium")
             for index in others:
@@ -107,12 +111,14 @@ class ComparisonPanel:
             ui.label("Winner").classes("font-medium")
             for label, field in (("Size", "parameter_size"), ("Quant", "quantization")):
                 ui.label(label)
+                ui.label("")
                 for index, run in enumerate(comparison.runs):
                     ui.label(getattr(run, field) or "-").mark(f"cell-{field}-{index}")
                 for _ in [*others, "winner"]:
                     ui.label("")
             for row in comparison.rows:
                 ui.label(row.label).mark(f"label-{row.key}")
+                ui.label(DIRECTIONS[row.direction]).classes("text-gray-500").mark(f"direction-{row.key}")
                 for index, value in enumerate(row.values):
                     cell = ui.label(number(value, row.unit, 2)).mark(f"cell-{row.key}-{index}")
                     if index == row.winner:

@@ -55,7 +55,7 @@ class InputsForm:
         if typing.get_origin(annotation) is list:
             area = ui.textarea(f"{label} (one per line)", value="\n".join(str(v) for v in default or []))
             area.classes("w-full").props("autogrow outlined").tooltip(hint).mark(mark)
-            return lambda: [line for line in (area.value or "").splitlines() if line.strip()] or [area.value or ""]
+            return lambda: _lines(area.value or "")
         if typing.get_origin(annotation) is Literal:
             select = ui.select(list(typing.get_args(annotation)), label=label, value=default)
             select.classes("min-w-[10rem]").tooltip(hint).mark(mark)
@@ -84,6 +84,12 @@ class InputsForm:
         field = (ui.textarea if _multiline(info) else ui.input)(label, value=default or "")
         field.classes("w-full").props("outlined").tooltip(hint).mark(mark)
         return lambda: (field.value or None) if optional else field.value
+
+
+def _lines(text: str) -> list[str]:
+    """A text area's items, one per non-blank line. An empty area is an empty list (Code's prompts: use the
+    suite); one holding only blanks sends them as one item, so the field's validation says what is wrong."""
+    return [line for line in text.splitlines() if line.strip()] or ([text] if text else [])
 
 
 def _as_int(value: Any) -> Any:

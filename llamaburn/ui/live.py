@@ -1,4 +1,5 @@
-"""The live output panel: progress, the streaming text, an event log and each iteration's metrics.
+"""The live output panel: progress, the streaming text, what each iteration made (as its modality's
+``artifact`` declares), an event log and each iteration's metrics.
 
 It drains its run subscription on a 10 Hz timer and redraws once per tick, however many tokens arrived:
 the runner never waits for the browser, and the browser gets at most ten updates a second.
@@ -23,10 +24,11 @@ from llamaburn.engine.events import (
     Warmup,
     WarmupComplete,
 )
-from llamaburn.engine.format import metric_line, number
+from llamaburn.engine.format import iteration_value, metric_line
 from llamaburn.engine.metrics import Metric
-from llamaburn.engine.modality import HEADLINE
+from llamaburn.engine.modality import HEADLINE, Artifact
 from llamaburn.engine.runner import Run
+from llamaburn.ui.artifact import ArtifactView
 
 REFRESH_S = 0.1
 ITERATION_COLUMN = {"name": "iteration", "label": "#", "field": "iteration"}
@@ -38,7 +40,8 @@ def iteration_columns(metrics: Sequence[Metric]) -> list[dict[str, Any]]:
 
 
 def iteration_row(iteration: int, values: dict[str, Any], metrics: Sequence[Metric]) -> dict[str, Any]:
-    return {"iteration": iteration, **{m.name: number(values.get(m.name), m.unit) for m in metrics[:HEADLINE]}}
+    """A row of the iteration table: each headline metric's number, or its outcome word (``valid``)."""
+    return {"iteration": iteration, **{m.name: iteration_value(values.get(m.name), m) for m in metrics[:HEADLINE]}}
 
 
 class LivePanel:
@@ -54,6 +57,7 @@ class LivePanel:
             self.bar = ui.linear_progress(value=0, show_value=False).mark("live-bar")
             with ui.scroll_area().classes("w-full h-64 border border-gray-200 rounded bg-gray-50"):
                 self.output = ui.label("").classes("whitespace-pre-wrap font-mono text-sm p-2").mark("live-text")
+            self.artifact = ArtifactView()
             self.iterations = ui.table(columns=iteration_columns(()), rows=[], row_key="iteration")
             self.iterations.classes("w-full").props("dense flat").mark("live-iterations")
             self.log = ui.log(max_lines=500).classes("w-full h-40 text-xs").mark("event-log")
@@ -71,6 +75,7 @@ class LivePanel:
         self._text = []
         self.iterations.columns = iteration_columns(run.modality.metrics)
         self.iterations.rows = []
+        self.artifact.clear()
         self.progress.set_text("Starting…")
 
     def refresh(self) -> None:
@@ -95,12 +100,15 @@ class LivePanel:
                 self._text = []
                 self.progress.set_text(f"Iteration {event.iteration}/{event.total}")
                 self.prompt.set_text(event.prompt)
+                self.artifact.clear()
                 self.bar.set_value((event.iteration - 1) / event.total)
                 self.log.push(f"iteration {event.iteration}/{event.total} started")
             case Token():
                 self._text.append(event.text)
             case IterationComplete():
                 self.iterations.rows.append(iteration_row(event.iteration, event.metrics, self._metrics()))
+                if (artifact := self._modality_artifact()) is not None:
+                    self.artifact.show(artifact, event.metrics)
                 self.log.push(f"iteration {event.iteration} complete: {metric_line(event.metrics, self._metrics())}")
             case Complete():
                 self.bar.set_value(1)
@@ -121,6 +129,10 @@ class LivePanel:
     def _metrics(self) -> Sequence[Metric]:
         assert self.run is not None
         return self.run.modality.metrics
+
+    def _modality_artifact(self) -> Artifact | None:
+        assert self.run is not None
+        return self.run.modality.artifact
 
     def _end(self) -> None:
         assert self.run is not None and self._subscription is not None

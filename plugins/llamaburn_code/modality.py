@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from llamaburn.plugin import ChatRequest, Chunk, Inputs, Metric, Modality, Target, measure_stream
+from llamaburn.plugin import Artifact, ChatRequest, Chunk, Inputs, Metric, Modality, Target, measure_stream
 
 from .extraction import extract
 from .inputs import DEFAULT_SYSTEM, LANGUAGE_NAMES, CodeInputs
@@ -17,7 +17,7 @@ from .tasks import SUITE, SUITE_VERSION, TASKS, Task
 CODE_METRICS = (
     Metric(name="tps", label="TPS", unit="tok/s", direction="higher"),
     Metric(name="ttft_ms", label="TTFT", unit="ms", direction="lower"),
-    Metric(name="syntax_valid", label="Syntax validity", unit="%", direction="higher"),
+    Metric(name="syntax_valid", label="Syntax validity", unit="%", direction="higher", outcomes=("valid", "invalid")),
     Metric(name="code_lines", label="Lines of code", unit="lines", direction="higher"),
     Metric(name="total_ms", label="Total time", unit="ms", direction="lower"),
     Metric(name="tests_passed", label="Pass rate", unit="%", direction="higher"),
@@ -41,6 +41,10 @@ class CodeModality(Modality):
     available = True
     inputs = CodeInputs
     metrics = CODE_METRICS
+    artifact = Artifact(
+        detail="code", label="Extracted code", language_detail="language",
+        error_line_detail="syntax_error_line", error_label="Syntax error",
+    )
 
     def prompt(self, inputs: Inputs, index: int) -> str:
         assert isinstance(inputs, CodeInputs)
