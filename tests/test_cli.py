@@ -76,7 +76,10 @@ def test_bench_table_then_history_compare_and_export(capsys: pytest.CaptureFixtu
     first_tps, second_tps = avg_tps["values"]
     assert avg_tps["diff_pct"][1] == pytest.approx((second_tps - first_tps) / first_tps * 100)
     assert main(["compare", runs[1]["id"], second]) == 0
-    assert "Avg TTFT" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["metric", "better"]  # which way each row is better, so its winner reads
+    assert next(line for line in lines if line.startswith("Avg TTFT")).split()[3] == "lower"
+    assert next(line for line in lines if line.startswith("Avg TPS")).split()[3] == "higher"
 
     assert main(["export", "--format", "csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))

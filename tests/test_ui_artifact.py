@@ -175,8 +175,8 @@ async def test_the_comparison_shows_syntax_validity_and_that_higher_is_better(
     app_user.find(marker="compare-button").click()
     await until(lambda: bool(app_user.find(marker="label-avg_syntax_valid").elements))
     assert marked(app_user, "label-avg_syntax_valid").text == "Avg Syntax validity"
-    assert marked(app_user, "direction-avg_syntax_valid").text == "↑ higher"
-    assert marked(app_user, "direction-avg_ttft_ms").text == "↓ lower"
+    assert marked(app_user, "direction-avg_syntax_valid").text == "higher"
+    assert marked(app_user, "direction-avg_ttft_ms").text == "lower"
     values = {marked(app_user, f"cell-avg_syntax_valid-{i}").text for i in range(2)}
     assert values == {"100.00 %", "0.00 %"}
     winner = next(i for i in range(2) if marked(app_user, f"cell-avg_syntax_valid-{i}").text == "100.00 %")

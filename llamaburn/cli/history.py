@@ -52,7 +52,7 @@ def history(args: argparse.Namespace) -> int:
 
 def compare(args: argparse.Namespace) -> int:
     from llamaburn.cli.report import table
-    from llamaburn.engine.format import titled
+    from llamaburn.engine.format import better, titled
     from llamaburn.engine.registry import load_registry
     from llamaburn.service.compare import compare, metric_set
     from llamaburn.storage.store import Store
@@ -65,19 +65,20 @@ def compare(args: argparse.Namespace) -> int:
         return 0
     headers = [
         "metric",
+        "better",
         *(f"{c.model} ({c.id[:8]})" for c in comparison.runs),
         *(f"diff {c.id[:8]}" for c in comparison.runs[1:]),
         "winner",
     ]
     blank = [""] * (len(comparison.runs) - 1)
     rows: list[list[Any]] = [
-        ["Size", *(c.parameter_size or "-" for c in comparison.runs), *blank, ""],
-        ["Quant", *(c.quantization or "-" for c in comparison.runs), *blank, ""],
+        ["Size", "", *(c.parameter_size or "-" for c in comparison.runs), *blank, ""],
+        ["Quant", "", *(c.quantization or "-" for c in comparison.runs), *blank, ""],
     ]
     for row in comparison.rows:
         diffs = [f"{d:+.1f}%" if d is not None else "-" for d in row.diff_pct[1:]]
         winner = comparison.runs[row.winner].id[:8] if row.winner is not None else "-"
-        rows.append([titled(row), *row.values, *diffs, winner])
+        rows.append([titled(row), better(row.direction), *row.values, *diffs, winner])
     print(table(headers, rows))
     return 0
 

@@ -11,15 +11,12 @@ from typing import Any
 
 from nicegui import ui
 
-from llamaburn.engine.format import number, titled, when
+from llamaburn.engine.format import better, number, titled, when
 from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import HEADLINE
 from llamaburn.errors import LlamaBurnError
 from llamaburn.service.compare import Comparison, ComparisonRow, compare, metric_set
 from llamaburn.service.runs import RunService
-
-DIRECTIONS = {"higher": "↑ higher", "lower": "↓ lower"}
-"""Which way each row is better, beside its label, so a reader knows why a run won it."""
 
 
 def run_name(comparison: Comparison, index: int) -> str:
@@ -118,7 +115,9 @@ class ComparisonPanel:
                     ui.label("")
             for row in comparison.rows:
                 ui.label(row.label).mark(f"label-{row.key}")
-                ui.label(DIRECTIONS[row.direction]).classes("text-gray-500").mark(f"direction-{row.key}")
+                with ui.row().classes("items-center gap-1 text-gray-500"):  # why the winner won
+                    ui.icon("arrow_upward" if row.direction == "higher" else "arrow_downward")
+                    ui.label(better(row.direction)).mark(f"direction-{row.key}")
                 for index, value in enumerate(row.values):
                     cell = ui.label(number(value, row.unit, 2)).mark(f"cell-{row.key}-{index}")
                     if index == row.winner:
