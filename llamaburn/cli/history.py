@@ -52,7 +52,7 @@ def history(args: argparse.Namespace) -> int:
 
 def compare(args: argparse.Namespace) -> int:
     from llamaburn.cli.report import table
-    from llamaburn.engine.format import better, titled
+    from llamaburn.engine.format import titled
     from llamaburn.engine.registry import load_registry
     from llamaburn.service.compare import compare, metric_set
     from llamaburn.storage.store import Store
@@ -78,7 +78,7 @@ def compare(args: argparse.Namespace) -> int:
     for row in comparison.rows:
         diffs = [f"{d:+.1f}%" if d is not None else "-" for d in row.diff_pct[1:]]
         winner = comparison.runs[row.winner].id[:8] if row.winner is not None else "-"
-        rows.append([titled(row), better(row.direction), *row.values, *diffs, winner])
+        rows.append([titled(row), row.direction, *row.values, *diffs, winner])
     print(table(headers, rows))
     return 0
 

@@ -40,11 +40,6 @@ def metric_line(values: dict[str, Any], metrics: Sequence[Metric]) -> str:
     )
 
 
-def better(direction: str) -> str:
-    """Which way a metric is better, as a comparison's "Better" column says it: ``higher`` or ``lower``."""
-    return "higher" if direction == "higher" else "lower"
-
-
 def when(moment: datetime, now: datetime | None = None) -> str:
     """'Today 14:02', 'Yesterday 09:10' or '2026-11-02 17:45', in local time, as the spec's history shows."""
     local = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone()

@@ -11,7 +11,7 @@ from typing import Any
 
 from nicegui import ui
 
-from llamaburn.engine.format import better, number, titled, when
+from llamaburn.engine.format import number, titled, when
 from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import HEADLINE
 from llamaburn.errors import LlamaBurnError
@@ -117,7 +117,7 @@ class ComparisonPanel:
                 ui.label(row.label).mark(f"label-{row.key}")
                 with ui.row().classes("items-center gap-1 text-gray-500"):  # why the winner won
                     ui.icon("arrow_upward" if row.direction == "higher" else "arrow_downward")
-                    ui.label(better(row.direction)).mark(f"direction-{row.key}")
+                    ui.label(row.direction).mark(f"direction-{row.key}")
                 for index, value in enumerate(row.values):
                     cell = ui.label(number(value, row.unit, 2)).mark(f"cell-{row.key}-{index}")
                     if index == row.winner:
