@@ -13,8 +13,8 @@ from nicegui import ui
 from llamaburn.engine.modality import Artifact
 
 ERROR_LINE_CSS = """
-.artifact-code pre > code { display: block; }
 .artifact-code pre > code {
+  display: block;
   --error-band: rgb(239 68 68 / 0.22);
   background: linear-gradient(to bottom,
     transparent calc((var(--error-line) - 1) * 1lh), var(--error-band) 0,
