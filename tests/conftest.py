@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["nicegui.testing.user_plugin"]  # NiceGUI's `user` fixture, for tests/test_ui.py
+pytest_plugins = ["nicegui.testing.user_plugin"]  # NiceGUI's `user` fixture: tests/ui/, the UI face of tests/faults/, tests/security/
 
 STRICT = os.environ.get("LLAMABURN_STRICT_TESTS") == "1"
 
