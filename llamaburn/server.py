@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import atexit
+import functools
 import importlib.util
 import inspect
 import os
 import sys
 from dataclasses import dataclass
 
-from nicegui import app, ui
+from nicegui import App, app, ui
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from llamaburn.api import mount
 from llamaburn.api.auth import TokenAuth, new_token
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError
@@ -71,9 +73,14 @@ def _exit_non_zero_unless_shown() -> None:
 
 
 def _json_404_under_api() -> None:
-    """NiceGUI answers every 404 with its HTML page; an API client should get JSON it can read."""
-    page_not_found = app.exception_handlers[404]
+    """NiceGUI answers every 404 with its HTML page; an API client should get JSON it can read.
 
+    The handler wraps NiceGUI's own (``inspect.unwrap`` finds it again), so building the app twice in one
+    process, as tests do, wraps NiceGUI's page once rather than the previous app's handler.
+    """
+    page_not_found = inspect.unwrap(app.exception_handlers[404])
+
+    @functools.wraps(page_not_found)
     async def not_found(request: Request, exc: Exception) -> Response:
         if not request.url.path.startswith("/api/"):
             page = page_not_found(request, exc)
@@ -86,27 +93,40 @@ def _json_404_under_api() -> None:
     app.add_exception_handler(404, not_found)
 
 
+def create_app(service: RunService, token: str | None = None) -> App:
+    """NiceGUI's app with everything LlamaBurn serves on its one port: the pages, the REST/SSE API for
+    ``service``, JSON 404s under ``/api/`` and, given a ``token``, the LAN guard in front of all of it.
+
+    The one composition root: ``launch()`` serves what this returns, and tests drive the same app through
+    NiceGUI's simulated ``User``. Call it before the app answers its first request (Starlette refuses
+    middleware after that). ``service`` is closed when the app shuts down.
+    """
+    app.on_shutdown(service.aclose)
+    mount(app, service)
+    _json_404_under_api()
+    register_pages(service)
+    if token is not None:
+        app.add_middleware(TokenAuth, token=token)
+    return app
+
+
+def host(lan: bool) -> str:
+    """Loopback unless the user shares the app on the LAN, where the token guards every request."""
+    return "0.0.0.0" if lan else "127.0.0.1"
+
+
 def launch(options: Launch) -> None:
     """Start the server (and a browser or window) and block until it stops."""
     if options.native:
         check_native()
-    service = RunService(load_registry(), Store())
-    app.on_shutdown(service.aclose)
-    from llamaburn.api import mount
-
-    mount(app, service)
-    _json_404_under_api()
-    register_pages(service)
-    host = "127.0.0.1"
-    if options.lan:
-        token = os.environ.get(TOKEN_ENV) or new_token()
-        app.add_middleware(TokenAuth, token=token)
-        host = "0.0.0.0"
+    token = (os.environ.get(TOKEN_ENV) or new_token()) if options.lan else None
+    create_app(RunService(load_registry(), Store()), token)
+    if token is not None:
         print(f"LlamaBurn is shared on the LAN at port {options.port}. Access token: {token}", flush=True)
     if options.native:
         _exit_non_zero_unless_shown()
     ui.run(
-        host=host,
+        host=host(options.lan),
         port=options.port,
         show=options.show and not options.native,
         native=options.native,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["nicegui.testing.user_plugin"]  # NiceGUI's `user` fixture, for tests/test_ui.py
+# NiceGUI's `user` fixture, for tests/ui/, the UI face of tests/faults/ and tests/security/
+pytest_plugins = ["nicegui.testing.user_plugin"]
 
 STRICT = os.environ.get("LLAMABURN_STRICT_TESTS") == "1"
 

@@ -1,5 +1,6 @@
-"""What the suite needs from the machine: Debian packages, read from `.ci/debian-packages`, and fresh
-virtual environments for the tests that install a plugin as a user would.
+"""What the suite needs from the machine: Debian packages, read from `.ci/debian-packages`, fresh
+virtual environments for the tests that install a plugin as a user would, and the app served as a user
+starts it (`served_app`).
 
 A test that needs Debian packages asks for their group here. When one is absent the test skips with a
 reason that names it and the command that installs it, so a missing package is visible, never a silent pass
@@ -24,6 +25,7 @@ import httpx
 import pytest
 
 PACKAGES_FILE = Path(__file__).parent.parent / ".ci" / "debian-packages"
+OUTPUT = "llamaburn.log"  # where served_app() puts what the app prints
 
 
 def groups() -> dict[str, list[str]]:
@@ -85,28 +87,33 @@ def _pip(*args: str) -> None:
 
 
 @contextlib.contextmanager
-def served_app(python: Path, cwd: Path, **env: str) -> Iterator[str]:
-    """``python -m llamaburn`` serving on a free loopback port, as a user starts it; yields its URL once it
-    answers, and stops it afterwards. ``PYTEST_CURRENT_TEST`` is left out, or NiceGUI never serves."""
+def served_app(python: Path, cwd: Path, *args: str, ready: str = "/", **env: str) -> Iterator[str]:
+    """``python -m llamaburn`` (with ``args``, e.g. ``--lan``) serving on a free loopback port, as a user
+    starts it; yields its URL once ``ready`` answers 200, and stops it afterwards.
+
+    Its output goes to ``cwd / OUTPUT`` (a test reads what it printed there; a start that fails raises with
+    it). ``PYTEST_CURRENT_TEST`` is left out, or NiceGUI never serves."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
     environ = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | env
-    process = subprocess.Popen([str(python), "-m", "llamaburn", "--no-show", "--port", str(port)], env=environ,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=cwd)
+    output = cwd / OUTPUT
+    with output.open("wb") as sink:
+        process = subprocess.Popen([str(python), "-m", "llamaburn", "--no-show", "--port", str(port), *args],
+                                   env=environ, stdout=sink, stderr=subprocess.STDOUT, cwd=cwd)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                if httpx.get(url, timeout=1).status_code == 200:
+                if httpx.get(f"{url}{ready}", timeout=1).status_code == 200:
                     break
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"the app did not start:\n{output}")
+                process.wait()
+                raise RuntimeError(f"the app did not start:\n{output.read_text(errors='replace')}")
             time.sleep(0.2)
         yield url
     finally:

@@ -7,29 +7,19 @@ from __future__ import annotations
 
 import os
 import re
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
-from tests.system import needs_debian_packages
+from tests.system import needs_debian_packages, served_app
 
 CHROMIUM = "/usr/bin/chromium"
 OTHER_MODEL = "qwen3:4b"
 pytestmark = needs_debian_packages("browser")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -40,37 +30,11 @@ def fake() -> Iterator[FakeServer]:
 
 @pytest.fixture
 def app_url(fake: FakeServer, tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env |= {
-        "OLLAMA_HOST": fake.url,
-        "LLAMABURN_DB_URL": f"sqlite:///{tmp_path / 'e2e.db'}",
-        "NICEGUI_STORAGE_PATH": str(tmp_path / "storage"),
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llamaburn", "--no-show", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(url, timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read().decode() if process.stdout else ""
-                raise RuntimeError(f"the app did not start:\n{output}")
-            time.sleep(0.2)
+    """The app as a user starts it, its Ollama the fake server."""
+    with served_app(Path(sys.executable), tmp_path, OLLAMA_HOST=fake.url,
+                    LLAMABURN_DB_URL=f"sqlite:///{tmp_path / 'e2e.db'}",
+                    NICEGUI_STORAGE_PATH=str(tmp_path / "storage")) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
 
 
 @pytest.fixture

@@ -2,60 +2,25 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.system import OUTPUT, served_app
+
 TOKEN = "correct-horse-battery-staple"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def lan_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("lan")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
-    env |= {
-        "LLAMABURN_TOKEN": TOKEN,
-        "LLAMABURN_DB_URL": f"sqlite:///{folder / 'lan.db'}",
-        "OLLAMA_HOST": "127.0.0.1:9",
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "llamaburn", "--lan", "--no-show", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=folder,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"{url}/login", timeout=1)
-                break
-            except httpx.TransportError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("the app did not start") from None
-                time.sleep(0.2)
+    with served_app(Path(sys.executable), folder, "--lan", ready="/login", LLAMABURN_TOKEN=TOKEN,
+                    LLAMABURN_DB_URL=f"sqlite:///{folder / 'lan.db'}", OLLAMA_HOST="127.0.0.1:9") as url:
         yield url
-    finally:
-        process.terminate()
-        output, _ = process.communicate(timeout=15)
-    assert f"Access token: {TOKEN}" in output
+    assert f"Access token: {TOKEN}" in (folder / OUTPUT).read_text()
 
 
 def test_pages_redirect_to_login_and_the_api_answers_401(lan_app: str) -> None:

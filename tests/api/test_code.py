@@ -5,15 +5,15 @@ from __future__ import annotations
 import httpx
 
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
-from tests.test_api import app, client, follow, no_real_backend, service, start  # noqa: F401 (fixtures)
+from tests.harness.api import follow, start
 
 
-async def test_api_runs_code_in_rust(client: httpx.AsyncClient) -> None:  # noqa: F811
+async def test_api_runs_code_in_rust(client: httpx.AsyncClient) -> None:
     with FakeServer(Script(tokens=["```rust\n", "fn main() {\n", "}\n", "```"])) as fake:
         body = {"type": "code", "backend": "ollama", "url": fake.url, "model_id": DEFAULT_MODEL,
                 "language": "rust", "iterations": 2, "warmup": 0}
         run_id = await start(client, body)
-        events = await follow(client, f"/api/benchmark/{run_id}/stream")
+        events = await follow(client, run_id)
     assert events[-1][0] == "complete", events[-1]
     record = (await client.get(f"/api/history/{run_id}")).json()
     metrics = [iteration["metrics"] for iteration in record["iterations"]]
@@ -22,7 +22,7 @@ async def test_api_runs_code_in_rust(client: httpx.AsyncClient) -> None:  # noqa
     assert events[-1][1]["summary"]["syntax_valid"]["mean"] == 100  # the record is summarised just after
 
 
-async def test_api_refuses_an_unknown_language(client: httpx.AsyncClient) -> None:  # noqa: F811
+async def test_api_refuses_an_unknown_language(client: httpx.AsyncClient) -> None:
     response = await client.post("/api/benchmark", json={"type": "code", "backend": "ollama",
                                                           "url": "http://127.0.0.1:9", "language": "cobol"})
     assert response.status_code == 422 and "language" in response.text
