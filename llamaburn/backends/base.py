@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -79,6 +80,9 @@ class Chunk:
     content: str = ""
     thinking: str = ""
     timings: ServerTimings | None = None
+    resent_at: float | None = None
+    """Set on a marker chunk, before any text, when the request was sent again on a fresh connection: the
+    ``time.perf_counter()`` reading just before the resend, where the iteration's clock restarts."""
 
 
 @dataclass(slots=True)
@@ -202,6 +206,27 @@ class Backend(ABC):
                     },
                 )
         return ModelFacts(self.name)
+
+    async def send_stream(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> tuple[httpx.Response, float | None]:
+        """POST ``body`` to ``path`` and return the response, its body unread, with the ``perf_counter``
+        reading of a resend (``None`` when the first attempt answered). The caller closes the response.
+
+        llama-server (cpp-httplib) sometimes closes a keep-alive connection after a streamed answer while
+        its headers still announce ``Keep-Alive``, and the next request sent on it gets no byte back (13 of
+        40 sequential requests here). A request that got no response byte was never processed, so it is
+        sent once more, on a fresh connection (httpx drops the dead one), and timed from the resend. A
+        second failure is the server's and is raised; an error after the headers is never retried.
+        """
+        def request() -> httpx.Request:
+            return self.client.build_request("POST", path, json=body, headers=headers)
+
+        try:
+            return await self.client.send(request(), stream=True), None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            resent_at = time.perf_counter()
+            return await self.client.send(request(), stream=True), resent_at
 
     async def get_json(self, path: str) -> Any:
         with self.errors():

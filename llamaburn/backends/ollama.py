@@ -120,7 +120,10 @@ class OllamaBackend(Backend):
         system = [{"role": "system", "content": request.system}] if request.system else []
         body = {"model": request.model, "messages": [*system, message], "stream": True, "options": options}
         with self.errors():
-            async with self.client.stream("POST", "/api/chat", json=body) as response:
+            response, resent_at = await self.send_stream("/api/chat", body)
+            try:
+                if resent_at is not None:
+                    yield Chunk(resent_at=resent_at)
                 if response.status_code >= 400:
                     await response.aread()
                     self.raise_for_status(response, request.model)
@@ -141,6 +144,8 @@ class OllamaBackend(Backend):
                         thinking=self.field(reply, "thinking", str, "a message") or "",
                         timings=self._timings(data) if done else None,
                     )
+            finally:
+                await response.aclose()
         if not done:
             raise BackendError(f"Ollama at {self.url} ended the stream without its final (done) chunk")
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
-from httpx_sse import SSEError, aconnect_sse
+from httpx_sse import EventSource, SSEError
 
 from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ServerTimings, one_line
 from llamaburn.errors import BackendError
+
+SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}  # as httpx-sse's aconnect_sse sends
 
 
 class OpenAIBackend(Backend):
@@ -71,14 +73,17 @@ class OpenAIBackend(Backend):
             if value is not None:
                 body[key] = value
         with self.errors():
-            async with aconnect_sse(self.client, "POST", "/v1/chat/completions", json=body) as source:
-                if source.response.status_code >= 400:
-                    await source.response.aread()
-                    self.raise_for_status(source.response, request.model)
+            response, resent_at = await self.send_stream("/v1/chat/completions", body, SSE_HEADERS)
+            try:
+                if resent_at is not None:
+                    yield Chunk(resent_at=resent_at)
+                if response.status_code >= 400:
+                    await response.aread()
+                    self.raise_for_status(response, request.model)
                 done = False
                 try:
                     # Read on past [DONE] to the body's end, so httpx keeps the connection alive.
-                    async for event in source.aiter_sse():
+                    async for event in EventSource(response).aiter_sse():
                         if done:
                             continue
                         if event.data.strip() == "[DONE]":
@@ -88,6 +93,8 @@ class OpenAIBackend(Backend):
                 except SSEError as exc:
                     message = f"{self.label} at {self.url} did not answer with an event stream: {exc}"
                     raise BackendError(message) from None
+            finally:
+                await response.aclose()
         if not done:
             raise BackendError(f"{self.label} at {self.url} ended the stream without [DONE]")
 

@@ -86,13 +86,18 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
     """Consume one streamed answer, timing every chunk that carries text, and return its metrics.
 
     ``chunks`` must not have been started: the request is sent on the first ``__anext__``, which is
-    where the clock starts. ``on_text`` must not block (it publishes to the event bus).
+    where the clock starts. A backend that had to resend the request on a fresh connection says so with a
+    marker chunk (``resent_at``): the clock restarts there, so the dead attempt's time is never counted.
+    ``on_text`` must not block (it publishes to the event bus).
     """
     arrivals: list[float] = []
     timings: ServerTimings | None = None
+    reconnects = 0
     started = time.perf_counter()
     async for chunk in chunks:
         now = time.perf_counter()
+        if chunk.resent_at is not None:
+            started, reconnects = chunk.resent_at, reconnects + 1
         if chunk.timings is not None:
             timings = chunk.timings
         text = chunk.thinking + chunk.content
@@ -102,7 +107,7 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
     ended = time.perf_counter()
     if not arrivals:
         raise BackendError("the server streamed an empty answer: check the model and its chat template")
-    return stream_metrics(started, arrivals, ended, timings)
+    return stream_metrics(started, arrivals, ended, timings) | {"reconnects": reconnects}
 
 
 def stream_metrics(

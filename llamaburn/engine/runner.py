@@ -48,6 +48,12 @@ class Run:
         self.done = asyncio.Event()
         self._inflight: asyncio.Task[dict[str, Any]] | None = None
 
+    @property
+    def reconnects(self) -> int:
+        """Requests of the counted iterations sent again on a fresh connection after the server dropped
+        the first attempt unanswered (``reconnects`` in each iteration's metrics; docs/metrics.md)."""
+        return sum(int(metrics.get("reconnects") or 0) for metrics in self.iterations)
+
     def cancel(self) -> None:
         """Stop the run: the in-flight request is abandoned and its stream closed right away."""
         self.cancel_requested.set()
