@@ -13,7 +13,7 @@ A minimal modality plugin::
         register(MyModality())
 """
 
-from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ServerTimings
+from llamaburn.backends.base import Backend, Breakdown, ChatRequest, Chunk, ModelEntry, ServerTimings
 from llamaburn.engine.events import (
     Cancelled,
     Complete,
@@ -34,6 +34,7 @@ from llamaburn.storage.uploads import upload_path
 __all__ = [
     "Backend",
     "BackendError",
+    "Breakdown",
     "Cancelled",
     "ChatRequest",
     "Chunk",

@@ -66,10 +66,22 @@ class ServerTimings:
 
     output_tokens: float | None = None
     eval_ns: float | None = None
-    prompt_tokens: float | None = None
-    prompt_eval_ns: float | None = None
+    prompt_tokens: float | None = None  # all of them, cached ones included
+    prompt_eval_ns: float | None = None  # covers the newly processed prompt tokens only
     load_ns: float | None = None
     total_ns: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """How the server split the totals of its ``ServerTimings``, where it says: ``None`` means it did not.
+
+    Kept apart from the totals because most servers send none of it, and each field changes how a total is
+    read: a prompt rate counts only the new prompt tokens, and a decode rate only the tokens its time covers.
+    """
+
+    cached_prompt_tokens: float | None = None  # served from the server's prompt cache; 0 is a reported miss
+    new_prompt_tokens: float | None = None  # processed for this request (llama.cpp ``prompt_n``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +92,7 @@ class Chunk:
     content: str = ""
     thinking: str = ""
     timings: ServerTimings | None = None
+    breakdown: Breakdown | None = None
     resent_at: float | None = None
     """Set on a marker chunk, before any text, when the request was sent again on a fresh connection: the
     ``time.perf_counter()`` reading just before the resend, where the iteration's clock restarts."""

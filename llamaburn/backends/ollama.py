@@ -7,7 +7,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ModelFacts, ServerTimings, one_line
+from llamaburn.backends.base import (
+    Backend,
+    Breakdown,
+    ChatRequest,
+    Chunk,
+    ModelEntry,
+    ModelFacts,
+    ServerTimings,
+    one_line,
+)
 from llamaburn.backends.gguf import size_label
 from llamaburn.errors import BackendError, ConfigError
 
@@ -143,6 +152,7 @@ class OllamaBackend(Backend):
                         content=self.field(reply, "content", str, "a message") or "",
                         thinking=self.field(reply, "thinking", str, "a message") or "",
                         timings=self._timings(data) if done else None,
+                        breakdown=self._breakdown(data) if done else None,
                     )
             finally:
                 await response.aclose()
@@ -160,3 +170,10 @@ class OllamaBackend(Backend):
             load_ns=self.number(final, "load_duration", where),
             total_ns=self.number(final, "total_duration", where),
         )
+
+    def _breakdown(self, final: dict[str, Any]) -> Breakdown | None:
+        """``prompt_eval_count`` includes cached tokens (Ollama's llama-server path adds ``cache_n``, PR #16428)
+        while ``prompt_eval_duration`` covers only the new ones; ``prompt_eval_cached_count`` is omitted when
+        zero, so its absence is unknown, not a miss."""
+        cached = self.number(final, "prompt_eval_cached_count", "a final chunk")
+        return None if cached is None else Breakdown(cached_prompt_tokens=cached)

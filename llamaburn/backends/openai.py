@@ -6,12 +6,13 @@ C++ server adds ``timings``, and llama-cpp-python sends neither, so tokens are t
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from httpx_sse import EventSource, SSEError
 
-from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ServerTimings, one_line
+from llamaburn.backends.base import Backend, Breakdown, ChatRequest, Chunk, ModelEntry, ServerTimings, one_line
 from llamaburn.errors import BackendError
 
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}  # as httpx-sse's aconnect_sse sends
@@ -112,7 +113,9 @@ class OpenAIBackend(Backend):
         thinking = self.field(delta, "reasoning_content", str, "a delta") or self.field(
             delta, "reasoning", str, "a delta"
         )
-        return Chunk(content=content, thinking=thinking or "", timings=self._timings(data))
+        return Chunk(
+            content=content, thinking=thinking or "", timings=self._timings(data), breakdown=self._breakdown(data)
+        )
 
     def _timings(self, data: dict[str, Any]) -> ServerTimings | None:
         """The server's counts from ``usage`` (most servers) or llama.cpp's ``timings`` (milliseconds)."""
@@ -122,10 +125,34 @@ class OpenAIBackend(Backend):
             return None
         predicted_ms = self.number(timings, "predicted_ms", "timings")
         prompt_ms = self.number(timings, "prompt_ms", "timings")
+        prompt_n = self.number(timings, "prompt_n", "timings")
+        cache_n = self.number(timings, "cache_n", "timings")
         return ServerTimings(
             output_tokens=self.number(usage, "completion_tokens", "usage")
             or self.number(timings, "predicted_n", "timings"),
             eval_ns=predicted_ms * 1e6 if predicted_ms else None,
-            prompt_tokens=self.number(usage, "prompt_tokens", "usage") or self.number(timings, "prompt_n", "timings"),
+            prompt_tokens=self.number(usage, "prompt_tokens", "usage")
+            or (prompt_n + (cache_n or 0) if prompt_n is not None else None),
             prompt_eval_ns=prompt_ms * 1e6 if prompt_ms else None,
         )
+
+    def _breakdown(self, data: dict[str, Any]) -> Breakdown | None:
+        """The cached count, from ``usage.prompt_tokens_details.cached_tokens`` or llama.cpp's
+        ``timings.cache_n``: when a server sends both and they differ, neither is trusted (NaN: unknown)."""
+        usage = self.field(data, "usage", dict, "a chunk") or {}
+        timings = self.field(data, "timings", dict, "a chunk") or {}
+        details = self.field(usage, "prompt_tokens_details", dict, "usage") or {}
+        breakdown = Breakdown(
+            cached_prompt_tokens=_agreed(
+                self.number(details, "cached_tokens", "usage.prompt_tokens_details"),
+                self.number(timings, "cache_n", "timings"),
+            ),
+            new_prompt_tokens=self.number(timings, "prompt_n", "timings"),
+        )
+        return None if breakdown == Breakdown() else breakdown
+
+def _agreed(first: float | None, second: float | None) -> float | None:
+    """The one value two fields give for the same count: either when only one is sent, NaN when they differ."""
+    if first is None or second is None:
+        return second if first is None else first
+    return first if first == second else math.nan

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from llamaburn.backends.base import Chunk, ServerTimings
+from llamaburn.backends.base import Breakdown, Chunk, ServerTimings
 from llamaburn.errors import BackendError
 
 
@@ -70,6 +70,12 @@ def _count(value: float | None) -> int | None:
     return int(number) if number is not None and number.is_integer() else None
 
 
+def _whole(value: float | None) -> int | None:
+    """A server's count as an ``int`` when it is a whole number from 0 up (0 is a count here); else unknown."""
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 and number.is_integer() else None
+
+
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -92,6 +98,7 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
     """
     arrivals: list[float] = []
     timings: ServerTimings | None = None
+    breakdown: Breakdown | None = None
     reconnects = 0
     started = time.perf_counter()
     async for chunk in chunks:
@@ -100,6 +107,8 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
             started, reconnects = chunk.resent_at, reconnects + 1
         if chunk.timings is not None:
             timings = chunk.timings
+        if chunk.breakdown is not None:
+            breakdown = chunk.breakdown
         text = chunk.thinking + chunk.content
         if text:
             arrivals.append(now)
@@ -107,14 +116,18 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
     ended = time.perf_counter()
     if not arrivals:
         raise BackendError("the server streamed an empty answer: check the model and its chat template")
-    return stream_metrics(started, arrivals, ended, timings) | {"reconnects": reconnects}
+    return stream_metrics(started, arrivals, ended, timings, breakdown) | {"reconnects": reconnects}
 
 
 def stream_metrics(
-    started: float, arrivals: list[float], ended: float, timings: ServerTimings | None
+    started: float,
+    arrivals: list[float],
+    ended: float,
+    timings: ServerTimings | None,
+    breakdown: Breakdown | None = None,
 ) -> dict[str, Any]:
     """Metrics of one answer from its clock readings (seconds): request sent, each text chunk, end."""
-    server = timings or ServerTimings()
+    server, split = timings or ServerTimings(), breakdown or Breakdown()
     if counted := _count(server.output_tokens):
         output_tokens, source = counted, "server"
     else:
@@ -133,11 +146,32 @@ def stream_metrics(
         "token_count_source": source,
         "chunks": len(arrivals),
         "server_tps": _rate(server.output_tokens, server.eval_ns),
-        "prompt_tokens": _count(server.prompt_tokens),
-        "prompt_tps": _rate(server.prompt_tokens, server.prompt_eval_ns),
+        **prompt_metrics(server, split),
         "load_ms": load_ns / 1e6 if (load_ns := _positive(server.load_ns)) else None,
     }
     return metrics
+
+
+def prompt_metrics(server: ServerTimings, split: Breakdown) -> dict[str, Any]:
+    """The prompt's counts, its cache outcome and the server's prompt rate over the tokens it processed.
+
+    ``prompt_tokens`` keeps its meaning, all of them; the rate divides only the newly processed ones by the
+    server's prompt time, which covers those alone. A cached count that is not a whole number from 0 to
+    ``prompt_tokens`` is unknown, and so is the cache outcome.
+    """
+    prompt_tokens = _count(server.prompt_tokens)
+    cached = _whole(split.cached_prompt_tokens)
+    if cached is not None and prompt_tokens is not None and cached > prompt_tokens:
+        cached = None
+    new = _count(split.new_prompt_tokens)
+    if new is None and prompt_tokens is not None:
+        new = prompt_tokens - (cached or 0)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "cached_prompt_tokens": cached,
+        "prompt_cache": "unknown" if cached is None else "hit" if cached else "miss",
+        "prompt_tps": _rate(new, server.prompt_eval_ns),
+    }
 
 
 STATS = ("mean", "min", "max", "stdev", "p50", "p90", "p99")

@@ -1,0 +1,103 @@
+"""Cache-aware prompt metrics: the cached count from each protocol, the hit/miss/unknown outcome, and a prompt
+rate over the newly processed tokens only (a cache hit made it read 926 to 1,515 tok/s where llama-server
+processed 158)."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llamaburn.backends.base import Backend, Breakdown, ChatRequest, ServerTimings
+from llamaburn.backends.ollama import OllamaBackend
+from llamaburn.backends.openai import OpenAIBackend
+from llamaburn.engine.metrics import measure_stream, prompt_metrics
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
+
+PROMPT_S = 0.02  # the fake's prompt time: its TTFT
+
+
+async def measure(backend: Backend, **request: object) -> dict[str, object]:
+    try:
+        chat = ChatRequest(model=DEFAULT_MODEL, prompt="hi", **request)  # type: ignore[arg-type]
+        return await measure_stream(backend.stream_chat(chat), lambda text: None)
+    finally:
+        await backend.aclose()
+
+
+async def test_llama_cpp_timings_give_the_rate_of_the_new_tokens_and_a_hit() -> None:
+    script = Script(tokens=3, ttft_s=PROMPT_S, prompt_tokens=36, cached_tokens=31, llama_timings=True)
+    with FakeServer(script) as server:
+        metrics = await measure(OpenAIBackend(server.url))
+    assert metrics["prompt_tokens"] == 36  # all of them, as before
+    assert metrics["cached_prompt_tokens"] == 31
+    assert metrics["prompt_cache"] == "hit"
+    assert metrics["prompt_tps"] == pytest.approx(5 / PROMPT_S)  # prompt_n / prompt_ms, not 36 / prompt_ms
+
+
+async def test_a_reported_zero_is_a_miss_and_every_token_is_new() -> None:
+    script = Script(tokens=3, ttft_s=PROMPT_S, prompt_tokens=36, cached_tokens=0, llama_timings=True)
+    with FakeServer(script) as server:
+        metrics = await measure(OpenAIBackend(server.url))
+    assert (metrics["cached_prompt_tokens"], metrics["prompt_cache"]) == (0, "miss")
+    assert metrics["prompt_tps"] == pytest.approx(36 / PROMPT_S)
+
+
+async def test_usage_alone_gives_the_cached_count_but_no_prompt_time() -> None:
+    with FakeServer(Script(tokens=3, prompt_tokens=20, cached_tokens=8)) as server:
+        metrics = await measure(OpenAIBackend(server.url))
+    assert (metrics["cached_prompt_tokens"], metrics["prompt_cache"], metrics["prompt_tps"]) == (8, "hit", None)
+
+
+async def test_a_server_that_does_not_say_leaves_the_cache_unknown() -> None:
+    with FakeServer(Script(tokens=3, prompt_tokens=20)) as server:
+        metrics = await measure(OpenAIBackend(server.url))
+    assert (metrics["cached_prompt_tokens"], metrics["prompt_cache"]) == (None, "unknown")
+
+
+@pytest.mark.parametrize(
+    ("cached", "cache_n"),
+    [(10, 3), (40, None)],  # usage and timings disagree; more cached than the prompt has
+    ids=["usage-and-timings-disagree", "more-cached-than-prompt"],
+)
+async def test_an_inconsistent_cached_count_is_unknown(cached: int, cache_n: int | None) -> None:
+    timings = cache_n is not None
+    script = Script(tokens=3, prompt_tokens=36, cached_tokens=cached, cache_n=cache_n, llama_timings=timings)
+    with FakeServer(script) as server:
+        metrics = await measure(OpenAIBackend(server.url))
+    assert (metrics["cached_prompt_tokens"], metrics["prompt_cache"]) == (None, "unknown")
+
+
+async def test_ollama_subtracts_its_cached_count_from_prompt_eval_count() -> None:
+    script = Script(tokens=3, ttft_s=PROMPT_S, prompt_tokens=36, cached_tokens=31)
+    with FakeServer(script) as server:
+        metrics = await measure(OllamaBackend(server.url))
+    assert (metrics["prompt_tokens"], metrics["cached_prompt_tokens"], metrics["prompt_cache"]) == (36, 31, "hit")
+    assert metrics["prompt_tps"] == pytest.approx(5 / PROMPT_S, rel=1e-6)
+
+
+async def test_ollama_without_a_cached_count_is_unknown_and_keeps_its_own_rate() -> None:
+    with FakeServer(Script(tokens=3, ttft_s=PROMPT_S, prompt_tokens=36)) as server:
+        metrics = await measure(OllamaBackend(server.url))
+    assert metrics["prompt_cache"] == "unknown"  # Ollama omits a zero count: absent is not a miss
+    assert metrics["prompt_tps"] == pytest.approx(36 / PROMPT_S, rel=1e-6)
+
+
+numbers = st.none() | st.floats(allow_nan=True, allow_infinity=True) | st.integers(-5, 10**6).map(float)
+
+
+@given(prompt=numbers, cached=numbers, new=numbers, prompt_ns=numbers)
+def test_prompt_metrics_never_invent_a_count_or_a_rate(
+    prompt: float | None, cached: float | None, new: float | None, prompt_ns: float | None
+) -> None:
+    metrics = prompt_metrics(
+        ServerTimings(prompt_tokens=prompt, prompt_eval_ns=prompt_ns),
+        Breakdown(cached_prompt_tokens=cached, new_prompt_tokens=new),
+    )
+    known = metrics["cached_prompt_tokens"]
+    assert metrics["prompt_cache"] == ("unknown" if known is None else "hit" if known else "miss")
+    if known is not None:
+        assert known >= 0 and known == cached
+        assert metrics["prompt_tokens"] is None or known <= metrics["prompt_tokens"]
+    rate = metrics["prompt_tps"]
+    assert rate is None or (rate > 0 and rate != float("inf"))
