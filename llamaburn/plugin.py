@@ -14,6 +14,7 @@ A minimal modality plugin::
 """
 
 from llamaburn.backends.base import Backend, Breakdown, ChatRequest, Chunk, ModelEntry, ServerTimings
+from llamaburn.engine.cache import apply_cache_mode, check_cache_mode
 from llamaburn.engine.events import (
     Cancelled,
     Complete,
@@ -55,6 +56,8 @@ __all__ = [
     "Token",
     "Warmup",
     "WarmupComplete",
+    "apply_cache_mode",
+    "check_cache_mode",
     "cli_flag",
     "hookimpl",
     "measure_stream",

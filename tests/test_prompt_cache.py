@@ -12,6 +12,9 @@ from llamaburn.backends.base import Backend, Breakdown, ChatRequest, ServerTimin
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.engine.metrics import measure_stream, prompt_metrics
+from llamaburn.engine.modality import Target
+from llamaburn.engine.registry import load_registry
+from llamaburn.engine.runner import Run
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
 PROMPT_S = 0.02  # the fake's prompt time: its TTFT
@@ -26,7 +29,7 @@ async def measure(backend: Backend, **request: object) -> dict[str, object]:
 
 
 async def test_llama_cpp_timings_give_the_rate_of_the_new_tokens_and_a_hit() -> None:
-    script = Script(tokens=3, ttft_s=PROMPT_S, prompt_tokens=36, cached_tokens=31, llama_timings=True)
+    script = Script(tokens=3, ttft_s=PROMPT_S, prompt_tokens=36, cached_tokens=31, llama_cpp=True)
     with FakeServer(script) as server:
         metrics = await measure(OpenAIBackend(server.url))
     assert metrics["prompt_tokens"] == 36  # all of them, as before
@@ -36,7 +39,7 @@ async def test_llama_cpp_timings_give_the_rate_of_the_new_tokens_and_a_hit() -> 
 
 
 async def test_a_reported_zero_is_a_miss_and_every_token_is_new() -> None:
-    script = Script(tokens=3, ttft_s=PROMPT_S, prompt_tokens=36, cached_tokens=0, llama_timings=True)
+    script = Script(tokens=3, ttft_s=PROMPT_S, prompt_tokens=36, cached_tokens=0, llama_cpp=True)
     with FakeServer(script) as server:
         metrics = await measure(OpenAIBackend(server.url))
     assert (metrics["cached_prompt_tokens"], metrics["prompt_cache"]) == (0, "miss")
@@ -62,7 +65,7 @@ async def test_a_server_that_does_not_say_leaves_the_cache_unknown() -> None:
 )
 async def test_an_inconsistent_cached_count_is_unknown(cached: int, cache_n: int | None) -> None:
     timings = cache_n is not None
-    script = Script(tokens=3, prompt_tokens=36, cached_tokens=cached, cache_n=cache_n, llama_timings=timings)
+    script = Script(tokens=3, prompt_tokens=36, cached_tokens=cached, cache_n=cache_n, llama_cpp=timings)
     with FakeServer(script) as server:
         metrics = await measure(OpenAIBackend(server.url))
     assert (metrics["cached_prompt_tokens"], metrics["prompt_cache"]) == (None, "unknown")
@@ -101,3 +104,61 @@ def test_prompt_metrics_never_invent_a_count_or_a_rate(
         assert metrics["prompt_tokens"] is None or known <= metrics["prompt_tokens"]
     rate = metrics["prompt_tps"]
     assert rate is None or (rate > 0 and rate != float("inf"))
+
+
+def cache_run(backend: Backend, mode: str, iterations: int = 2) -> Run:
+    modality = load_registry().modality("text")
+    inputs = modality.parse_inputs({"iterations": iterations, "warmup": 0, "prompts": ["hi"], "cache_mode": mode})
+    return Run(modality, inputs, Target(backend, DEFAULT_MODEL))
+
+
+async def test_cold_on_llama_cpp_sends_cache_prompt_false_and_checks_the_miss() -> None:
+    with FakeServer(Script(tokens=3, prompt_tokens=36, cached_tokens=31, llama_cpp=True)) as server:
+        backend = OpenAIBackend(server.url)
+        run = await cache_run(backend, "cold").execute()
+        await backend.aclose()
+    chats = [r.body for r in server.requests if r.path == "/v1/chat/completions"]
+    assert [(b["cache_prompt"], b["messages"][-1]["content"]) for b in chats] == [(False, "hi")] * 2
+    assert [(i["prompt_cache"], i["cache_method"], i["cache_mode_held"]) for i in run.iterations] == [
+        ("miss", "cache_prompt", True)
+    ] * 2
+    assert [r.path for r in server.requests].count("/props") == 1  # asked once per backend
+
+
+async def test_cold_elsewhere_prefixes_a_unique_nonce_line() -> None:
+    with FakeServer(Script(tokens=3)) as server:
+        backend = OllamaBackend(server.url)
+        run = await cache_run(backend, "cold", iterations=3).execute()
+        await backend.aclose()
+    prompts = [r.body["messages"][-1]["content"] for r in server.requests if r.path == "/api/chat"]
+    assert all(p.endswith("]\nhi") and p.startswith("[") for p in prompts) and len(set(prompts)) == 3
+    assert "cache_prompt" not in server.requests[0].body
+    assert {(i["cache_method"], i["cache_mode_held"]) for i in run.iterations} == {("nonce", None)}
+
+
+async def test_a_server_that_ignores_cache_prompt_gets_a_nonce_from_then_on() -> None:
+    script = Script(tokens=3, prompt_tokens=36, cached_tokens=31, llama_cpp=True, cache_prompt_honoured=False)
+    with FakeServer(script) as server:
+        backend = OpenAIBackend(server.url)
+        run = await cache_run(backend, "cold").execute()
+        await backend.aclose()
+    assert [(i["cache_method"], i["cache_mode_held"]) for i in run.iterations] == [
+        ("cache_prompt", False), ("nonce", False)
+    ]
+
+
+async def test_warm_sends_the_prompt_as_it_is_and_labels_the_hit() -> None:
+    with FakeServer(Script(tokens=3, prompt_tokens=36, cached_tokens=31, llama_cpp=True)) as server:
+        backend = OpenAIBackend(server.url)
+        run = await cache_run(backend, "warm").execute()
+        await backend.aclose()
+    chats = [r.body for r in server.requests if r.path == "/v1/chat/completions"]
+    assert all("cache_prompt" not in b and b["messages"][-1]["content"] == "hi" for b in chats)
+    assert [(i["prompt_cache"], i["cache_method"], i["cache_mode_held"]) for i in run.iterations] == [
+        ("hit", None, True)
+    ] * 2
+    assert run.inputs.model_dump()["cache_mode"] == "warm"
+
+
+def test_the_default_is_cold() -> None:
+    assert load_registry().modality("text").parse_inputs({}).cache_mode == "cold"  # type: ignore[attr-defined]

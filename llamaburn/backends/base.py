@@ -110,6 +110,7 @@ class ChatRequest:
     seed: int | None = None
     images: list[str] = field(default_factory=list)
     system: str | None = None
+    cache_prompt: bool | None = None  # llama.cpp's per-request prompt cache switch; None: not sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +137,7 @@ class Backend(ABC):
     The faces read the other declarations instead of naming backends: ``url_placeholder`` (``None``: the
     backend takes no URL, so the header shows no URL field), ``takes_api_key`` (the header shows a key
     field), ``probe_order`` (lower is probed first by ``Registry.default_backend`` when the user names no
-    backend; ``None``: never chosen by default) and ``capabilities`` (what it can serve: ``"chat"``,
+    backend; ``None``: never chosen by default), ``prompt_cache`` and ``capabilities`` (what it can serve: ``"chat"``,
     ``"vision"``, ``"transcription"``, ``"embeddings"``), which ``check_capabilities`` compares with what a
     modality ``requires`` before a run.
     """
@@ -149,6 +150,10 @@ class Backend(ABC):
     takes_api_key: ClassVar[bool] = False
     probe_order: ClassVar[int | None] = None
     capabilities: ClassVar[frozenset[str]] = frozenset({"chat"})
+    prompt_cache: ClassVar[bool] = False
+    """Whether the server may reuse a previous request's prompt from its KV cache (llama.cpp, Ollama, vLLM):
+    a cold run defeats the cache only where there can be one, so a backend without one gets its prompts as
+    written."""
 
     def __init__(
         self, url: str | None = None, *, api_key: str | None = None, read_timeout: float | None = None
@@ -156,6 +161,7 @@ class Backend(ABC):
         self.url = usable_url((url or self.default_url).rstrip("/"))
         self.api_key = usable_api_key(api_key)
         self.read_timeout = DEFAULT_READ_TIMEOUT_S if read_timeout is None else read_timeout
+        self.cache_prompt_ignored = False  # set when a request with cache_prompt false still hit the cache
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.AsyncClient(
             base_url=self.url,
@@ -197,6 +203,11 @@ class Backend(ABC):
 
     @abstractmethod
     async def models(self) -> list[ModelEntry]: ...
+
+    async def takes_cache_prompt(self) -> bool:
+        """Whether ``ChatRequest.cache_prompt`` reaches a server that honours it (llama.cpp's server); when
+        not, a cold run defeats the prompt cache with a nonce line instead."""
+        return False
 
     @abstractmethod
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:

@@ -73,6 +73,7 @@ class OllamaBackend(Backend):
     url_placeholder = "http://127.0.0.1:11434 (or OLLAMA_HOST)"
     probe_order = 10
     capabilities = frozenset({"chat", "vision", "embeddings"})
+    prompt_cache = True
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         super().__init__(ollama_url(url), **options)

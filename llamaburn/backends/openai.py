@@ -6,13 +6,24 @@ C++ server adds ``timings``, and llama-cpp-python sends neither, so tokens are t
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
 from httpx_sse import EventSource, SSEError
 
-from llamaburn.backends.base import Backend, Breakdown, ChatRequest, Chunk, ModelEntry, ServerTimings, one_line
+from llamaburn.backends.base import (
+    Backend,
+    Breakdown,
+    ChatRequest,
+    Chunk,
+    ModelEntry,
+    ModelFacts,
+    ServerTimings,
+    one_line,
+)
+from llamaburn.backends.llama_server import build_version, local_gguf, meta_facts, props_facts
 from llamaburn.errors import BackendError
 
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}  # as httpx-sse's aconnect_sse sends
@@ -25,15 +36,51 @@ class OpenAIBackend(Backend):
     url_placeholder: ClassVar[str | None] = "http://127.0.0.1:8080"
     takes_api_key = True  # vLLM --api-key, LM Studio, hosted servers
     capabilities = frozenset({"chat", "vision"})
+    prompt_cache = True
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         url = (url or self.default_url).strip().rstrip("/")
         if "://" not in url:
             url = f"http://{url}"  # host:port, as people type it
         super().__init__(url.removesuffix("/v1"), **options)
+        self._props: dict[str, Any] | None = None
+
+    async def props(self) -> dict[str, Any]:
+        """llama-server's ``/props``, asked once; ``{}`` from a server without it (vLLM, LM Studio,
+        llama-cpp-python), quietly. Asked twice at most: llama-server may have closed the reused connection."""
+        if self._props is None:
+            data: dict[str, Any] = {}
+            for _attempt in range(2):
+                try:
+                    data = await self.get_json("/props")
+                    break
+                except BackendError as exc:
+                    if "closed the connection" not in str(exc):
+                        break
+            self._props = data if "build_info" in data or "total_slots" in data else {}
+        return self._props
+
+    async def takes_cache_prompt(self) -> bool:
+        return bool(await self.props())
 
     async def version(self) -> str | None:
-        return None
+        """llama-server's build (``/props`` ``build_info``); other servers do not say."""
+        return build_version(await self.props())
+
+    async def describe(self, model: str) -> ModelFacts:
+        """llama-server's ``/v1/models`` ``meta`` and ``/props``, and the GGUF header where ``model_path`` is
+        a local file (its chat template is the model's own, not the server's fallback). A server without
+        these endpoints contributes what its model list has."""
+        data = await self.get_json("/v1/models")
+        entries = self.field(data, "data", list, "a model list") or []
+        entry = next((e for e in entries if isinstance(e, dict) and e.get("id") == model), {})
+        meta = entry.get("meta")
+        props = await self.props()
+        fields = {**meta_facts(meta if isinstance(meta, dict) else {}), **props_facts(props)}
+        for name, value in (await asyncio.to_thread(local_gguf, props)).items():
+            if fields.get(name) in (None, []) or name == "chat_template":  # the server's n_params is exact
+                fields[name] = value
+        return ModelFacts("llama.cpp" if props or meta else self.name, fields)
 
     async def models(self) -> list[ModelEntry]:
         """``/v1/models``: a ``data`` list of objects, each with a string ``id``."""
@@ -70,6 +117,7 @@ class OpenAIBackend(Backend):
             ("temperature", request.temperature),
             ("max_tokens", request.max_tokens),
             ("seed", request.seed),
+            ("cache_prompt", request.cache_prompt),
         ):
             if value is not None:
                 body[key] = value

@@ -17,7 +17,8 @@ class Script:
     send_usage: bool = True  # OpenAI: only honoured when the request sets stream_options.include_usage
     prompt_tokens: int = 12  # all of them, cached ones included, as Ollama and OpenAI count
     cached_tokens: int | None = None  # served from the prompt cache; None: not reported. cache_prompt false: 0
-    llama_timings: bool = False  # OpenAI: add llama.cpp's ``timings`` object to the usage chunk
+    llama_cpp: bool = False  # OpenAI: act as llama-server (``timings``, ``/props``, model ``meta``, ``cache_prompt``)
+    cache_prompt_honoured: bool = True  # False: a llama-server fork that ignores ``cache_prompt: false``
     cache_n: int | None = None  # llama.cpp ``timings.cache_n``, to disagree with ``cached_tokens`` on purpose
     thinking_field: str = "reasoning_content"  # OpenAI: the delta field thinking goes in (vLLM: "reasoning")
     reasoning_tokens: bool = False  # OpenAI: report usage.completion_tokens_details.reasoning_tokens

@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from llamaburn.testing import llama_cpp
 from llamaburn.testing.script import Piece, Script, chunked
 
 DEFAULT_MODEL = "llama3.2:1b"
@@ -59,6 +60,7 @@ class FakeServer:
         self.script = script or Script()
         self.models = list(models)
         self.requests: list[Received] = []
+        self.model_path = "/models/absent.gguf"  # playing llama-server: /props's model_path (a GGUF, or not)
         self._stopping = threading.Event()
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
@@ -71,6 +73,7 @@ class FakeServer:
             Route("/api/version", self._ollama_version),
             Route("/v1/chat/completions", self._openai_chat, methods=["POST"]),
             Route("/v1/models", self._openai_models),
+            Route("/props", self._llama_props),
         ])
         config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
@@ -326,33 +329,32 @@ class FakeServer:
         return StreamingResponse(stream, media_type="text/event-stream")
 
     def _usage(self, body: dict[str, Any], count: int, thinking: int) -> dict[str, Any]:
-        """The final chunk's ``usage`` and, when scripted, llama.cpp's ``timings`` (milliseconds). Like
-        llama-server, ``cache_prompt: false`` gets no cache hit, and the decode time covers N - 1 tokens: the
-        first is sampled at the end of the prompt phase."""
+        """The final chunk's ``usage`` and, playing llama-server, its ``timings``. Like llama-server, a request
+        with ``cache_prompt: false`` gets no cache hit."""
         script = self.script
-        cached = 0 if body.get("cache_prompt") is False and script.cached_tokens is not None else script.cached_tokens
+        uncached = body.get("cache_prompt") is False and script.cache_prompt_honoured
+        cached = 0 if uncached and script.cached_tokens is not None else script.cached_tokens
         usage: dict[str, Any] = {"prompt_tokens": script.prompt_tokens, "completion_tokens": count,
                                  "total_tokens": script.prompt_tokens + count}
         if cached is not None:
             usage["prompt_tokens_details"] = {"cached_tokens": cached}
         if script.reasoning_tokens:
             usage["completion_tokens_details"] = {"reasoning_tokens": thinking}
-        if not script.llama_timings:
+        if not script.llama_cpp:
             return {"usage": usage}
-        cache_n = 0 if body.get("cache_prompt") is False else (script.cache_n if script.cache_n is not None else cached)
-        prompt_n = script.prompt_tokens - (cache_n or 0)
-        prompt_ms = script.ttft_s * 1000
-        predicted_ms = (count - 1) / script.tokens_per_s * 1000 if script.tokens_per_s and count > 1 else 0.0
-        timings = {
-            "cache_n": cache_n or 0, "prompt_n": prompt_n, "prompt_ms": prompt_ms,
-            "prompt_per_second": prompt_n / prompt_ms * 1000 if prompt_ms else 0.0,
-            "predicted_n": count, "predicted_ms": predicted_ms,
-            "predicted_per_second": (count - 1) / predicted_ms * 1000 if predicted_ms else 0.0,
-        }
-        return {"usage": usage, "timings": timings}
+        return {"usage": usage, "timings": llama_cpp.timings(script, body, count, cached)}
 
     async def _openai_models(self, request: Request) -> Response:
         await self._record(request)
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "llamaburn"} for m in self.models]
+        if self.script.llama_cpp:
+            for entry in data:
+                entry["meta"] = llama_cpp.META
         return JSONResponse({"object": "list", "data": data})
+
+    async def _llama_props(self, request: Request) -> Response:
+        await self._record(request)
+        if not self.script.llama_cpp:
+            return JSONResponse({"error": {"code": 404, "message": "File Not Found"}}, 404)
+        return JSONResponse(llama_cpp.props(self.model_path))
 
