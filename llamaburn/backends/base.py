@@ -82,6 +82,8 @@ class Breakdown:
 
     cached_prompt_tokens: float | None = None  # served from the server's prompt cache; 0 is a reported miss
     new_prompt_tokens: float | None = None  # processed for this request (llama.cpp ``prompt_n``)
+    thinking_tokens: float | None = None  # of the output tokens, those spent thinking (``reasoning_tokens``)
+    decoded_tokens: float | None = None  # those the decode time covers: llama.cpp ``predicted_n - 1``
 
 
 @dataclass(frozen=True, slots=True)

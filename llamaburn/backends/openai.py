@@ -186,16 +186,22 @@ class OpenAIBackend(Backend):
 
     def _breakdown(self, data: dict[str, Any]) -> Breakdown | None:
         """The cached count, from ``usage.prompt_tokens_details.cached_tokens`` or llama.cpp's
-        ``timings.cache_n``: when a server sends both and they differ, neither is trusted (NaN: unknown)."""
+        ``timings.cache_n``: when a server sends both and they differ, neither is trusted (NaN: unknown).
+        llama.cpp's ``predicted_ms`` covers ``predicted_n - 1`` tokens: it samples the first at the end of
+        its prompt phase (its ``predicted_per_second`` is ``(predicted_n - 1) / predicted_ms``)."""
         usage = self.field(data, "usage", dict, "a chunk") or {}
         timings = self.field(data, "timings", dict, "a chunk") or {}
         details = self.field(usage, "prompt_tokens_details", dict, "usage") or {}
+        completion = self.field(usage, "completion_tokens_details", dict, "usage") or {}
+        predicted_n = self.number(timings, "predicted_n", "timings")
         breakdown = Breakdown(
             cached_prompt_tokens=_agreed(
                 self.number(details, "cached_tokens", "usage.prompt_tokens_details"),
                 self.number(timings, "cache_n", "timings"),
             ),
             new_prompt_tokens=self.number(timings, "prompt_n", "timings"),
+            thinking_tokens=self.number(completion, "reasoning_tokens", "usage.completion_tokens_details"),
+            decoded_tokens=predicted_n - 1 if predicted_n is not None else None,
         )
         return None if breakdown == Breakdown() else breakdown
 

@@ -97,6 +97,7 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
     ``on_text`` must not block (it publishes to the event bus).
     """
     arrivals: list[float] = []
+    thinking: list[bool] = []
     timings: ServerTimings | None = None
     breakdown: Breakdown | None = None
     reconnects = 0
@@ -112,11 +113,12 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
         text = chunk.thinking + chunk.content
         if text:
             arrivals.append(now)
+            thinking.append(not chunk.content)
             on_text(text)
     ended = time.perf_counter()
     if not arrivals:
         raise BackendError("the server streamed an empty answer: check the model and its chat template")
-    return stream_metrics(started, arrivals, ended, timings, breakdown) | {"reconnects": reconnects}
+    return stream_metrics(started, arrivals, ended, timings, breakdown, thinking) | {"reconnects": reconnects}
 
 
 def stream_metrics(
@@ -125,8 +127,12 @@ def stream_metrics(
     ended: float,
     timings: ServerTimings | None,
     breakdown: Breakdown | None = None,
+    thinking: list[bool] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of one answer from its clock readings (seconds): request sent, each text chunk, end."""
+    """Metrics of one answer from its clock readings (seconds): request sent, each text chunk, end.
+
+    ``thinking`` says, for each text chunk, whether it carried only thinking; ``None``: all were answer.
+    """
     server, split = timings or ServerTimings(), breakdown or Breakdown()
     if counted := _count(server.output_tokens):
         output_tokens, source = counted, "server"
@@ -145,11 +151,62 @@ def stream_metrics(
         "output_tokens": output_tokens,
         "token_count_source": source,
         "chunks": len(arrivals),
-        "server_tps": _rate(server.output_tokens, server.eval_ns),
         **prompt_metrics(server, split),
         "load_ms": load_ns / 1e6 if (load_ns := _positive(server.load_ns)) else None,
     }
+    metrics |= thinking_metrics(started, arrivals, ended, thinking or [False] * len(arrivals), output_tokens, split)
+    metrics |= clock_metrics(metrics, server, split)
     return metrics
+
+
+def thinking_metrics(
+    started: float, arrivals: list[float], ended: float, thinking: list[bool], output_tokens: int, split: Breakdown
+) -> dict[str, Any]:
+    """When the answer began and how the tokens divide between thinking and answer.
+
+    ``ttft_answer_ms`` is the first answer (content) chunk's arrival, ``None`` for an answer of thinking only;
+    ``thinking_ms`` runs from the first thinking chunk to the first answer chunk after it (or the stream's
+    end), 0 without thinking. The server's reasoning count (``usage.completion_tokens_details.reasoning_tokens``)
+    is used when it fits within ``output_tokens``; else the chunks of each kind are counted.
+    """
+    thought = [at for at, is_thinking in zip(arrivals, thinking, strict=True) if is_thinking]
+    answer = [at for at, is_thinking in zip(arrivals, thinking, strict=True) if not is_thinking]
+    answer_at = answer[0] if answer else None
+    reported = _whole(split.thinking_tokens)
+    if reported is not None and reported <= output_tokens:
+        thinking_tokens, answer_tokens = reported, output_tokens - reported
+    else:
+        thinking_tokens, answer_tokens = len(thought), len(answer)
+    return {
+        "ttft_answer_ms": (answer_at - started) * 1000 if answer_at is not None else None,
+        "thinking_ms": (next((at for at in answer if at > thought[0]), ended) - thought[0]) * 1000 if thought else 0.0,
+        "thinking_tokens": thinking_tokens,
+        "answer_tokens": answer_tokens,
+    }
+
+
+def clock_metrics(metrics: dict[str, Any], server: ServerTimings, split: Breakdown) -> dict[str, Any]:
+    """The server's clock beside the client's: its decode rate and prompt time, the TTFT the server did not
+    spend on the prompt (transport, queue, first token's sampling; unknown when the server's prompt time
+    exceeds the client's TTFT, which only clocks that disagree can give), and whether the two decode rates differ
+    by more than ``CLOCK_TOLERANCE`` (a multi-token chunk stream, a proxy, a busy client).
+
+    llama.cpp's decode time covers N - 1 tokens (the first is sampled at the end of its prompt phase), so
+    its rate counts those; Ollama's formula is ``eval_count / eval_duration``.
+    """
+    decoded = split.decoded_tokens if split.decoded_tokens is not None else server.output_tokens
+    server_tps = _rate(decoded, server.eval_ns)
+    prompt_ms = prompt_ns / 1e6 if (prompt_ns := _positive(server.prompt_eval_ns)) else None
+    tps = metrics["tps"]
+    gap = abs(tps - server_tps) / server_tps * 100 if tps is not None and server_tps is not None else None
+    return {
+        "server_tps": server_tps,
+        "server_prompt_ms": prompt_ms,
+        "ttft_overhead_ms": overhead if prompt_ms is not None and (overhead := metrics["ttft_ms"] - prompt_ms) >= 0
+        else None,
+        "tps_gap_pct": _finite(gap) if gap is not None else None,
+        "clocks_disagree": gap > CLOCK_TOLERANCE * 100 if gap is not None and math.isfinite(gap) else None,
+    }
 
 
 def prompt_metrics(server: ServerTimings, split: Breakdown) -> dict[str, Any]:
@@ -174,6 +231,7 @@ def prompt_metrics(server: ServerTimings, split: Breakdown) -> dict[str, Any]:
     }
 
 
+CLOCK_TOLERANCE = 0.05  # client and server decode rates further apart than this flag the iteration
 STATS = ("mean", "min", "max", "stdev", "p50", "p90", "p99")
 
 

@@ -32,6 +32,13 @@ TEXT_METRICS = (
     Metric(name="server_tps", label="Server TPS", unit="tok/s", direction="higher"),
     Metric(name="prompt_tps", label="Prompt TPS", unit="tok/s", direction="higher"),
     Metric(name="load_ms", label="Load time", unit="ms", direction="lower"),
+    Metric(name="ttft_answer_ms", label="TTFT (answer)", unit="ms", direction="lower"),
+    Metric(name="thinking_tokens", label="Thinking tokens", unit="tok", direction="lower"),
+    Metric(name="thinking_ms", label="Thinking time", unit="ms", direction="lower"),
+    Metric(name="server_prompt_ms", label="Server prompt time", unit="ms", direction="lower"),
+    Metric(name="ttft_overhead_ms", label="TTFT overhead", unit="ms", direction="lower"),
+    Metric(name="tps_gap_pct", label="TPS gap (client vs server)", unit="%", direction="lower"),
+    Metric(name="cached_prompt_tokens", label="Cached prompt tokens", unit="tok", direction="higher"),
 )
 
 
