@@ -3,17 +3,29 @@ token, and the output tokens divide into thinking and answer, from the server's 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import statistics
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from nicegui.testing import User
 
 from llamaburn.backends.base import Backend, Breakdown, ChatRequest
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.backends.openai import OpenAIBackend
+from llamaburn.engine.events import Token
 from llamaburn.engine.metrics import measure_stream, thinking_metrics
+from llamaburn.engine.modality import Target
+from llamaburn.engine.registry import load_registry
+from llamaburn.engine.runner import Run
+from llamaburn.server import register_pages
+from llamaburn.service.runs import RunService
+from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing.page import marked
 
 THINKING, ANSWER, RATE = 6, 4, 100.0  # the fake's thinking takes exactly 6 / 100 s = 60 ms
 THINKING_MS = THINKING / RATE * 1000
@@ -83,3 +95,47 @@ def test_thinking_and_answer_always_add_up(kinds: list[bool], reported: float | 
     assert counted == output or (counted == len(kinds) and metrics["thinking_tokens"] == sum(kinds))
     assert metrics["ttft_answer_ms"] is None or metrics["ttft_answer_ms"] >= arrivals[0] * 1000
     assert metrics["thinking_ms"] >= 0
+
+
+async def test_the_runner_publishes_thinking_apart_from_the_answer() -> None:
+    modality = load_registry().modality("text")
+    with FakeServer(Script(tokens=2, thinking=2)) as server:
+        async with OllamaBackend(server.url) as backend:
+            run = Run(modality, modality.parse_inputs({"iterations": 1, "warmup": 0}), Target(backend, DEFAULT_MODEL))
+            events = run.bus.subscribe()
+            await run.execute()
+    tokens = [(e.text, e.thinking) for e in events.drain() if isinstance(e, Token)]
+    assert tokens == [("h0 ", True), ("h1 ", True), ("t0 ", False), ("t1 ", False)]
+
+
+async def test_the_live_panel_shows_thinking_apart_from_the_answer(
+    user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with FakeServer(Script(tokens=3, thinking=2)) as fake:
+        monkeypatch.setenv("OLLAMA_HOST", fake.url)
+        service = RunService(load_registry(), Store())
+        register_pages(service)
+        try:
+            await user.open("/")
+            await until(lambda: marked(user, "backend-status").text.startswith("connected"))
+            with user:
+                marked(user, "field-iterations").value = 1
+                marked(user, "field-warmup").value = 0
+            user.find(marker="run-button").click()
+            await until(lambda: marked(user, "live-progress").text == "Complete")
+            thinking = marked(user, "live-thinking")
+            assert (thinking.text, thinking.visible) == ("h0 h1 ", True)
+            assert marked(user, "live-text").text == "t0 t1 t2 "  # the answer alone
+        finally:
+            await service.aclose()
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 15) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        with contextlib.suppress(AssertionError, LookupError):
+            if condition():
+                return
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)

@@ -94,13 +94,15 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
     ``chunks`` must not have been started: the request is sent on the first ``__anext__``, which is
     where the clock starts. A backend that had to resend the request on a fresh connection says so with a
     marker chunk (``resent_at``): the clock restarts there, so the dead attempt's time is never counted.
-    ``on_text`` must not block (it publishes to the event bus).
+    ``on_text`` must not block (it publishes to the event bus). Thinking text goes to its ``thinking``
+    method when it has one (the runner's ``TextSink``), else to ``on_text`` too.
     """
     arrivals: list[float] = []
     thinking: list[bool] = []
     timings: ServerTimings | None = None
     breakdown: Breakdown | None = None
     reconnects = 0
+    on_thinking: Callable[[str], None] = getattr(on_text, "thinking", on_text)
     started = time.perf_counter()
     async for chunk in chunks:
         now = time.perf_counter()
@@ -110,11 +112,13 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
             timings = chunk.timings
         if chunk.breakdown is not None:
             breakdown = chunk.breakdown
-        text = chunk.thinking + chunk.content
-        if text:
+        if chunk.thinking or chunk.content:
             arrivals.append(now)
             thinking.append(not chunk.content)
-            on_text(text)
+            if chunk.thinking:
+                on_thinking(chunk.thinking)
+            if chunk.content:
+                on_text(chunk.content)
     ended = time.perf_counter()
     if not arrivals:
         raise BackendError("the server streamed an empty answer: check the model and its chat template")
