@@ -15,6 +15,7 @@ from llamaburn.engine.metrics import measure_stream, prompt_metrics
 from llamaburn.engine.modality import Target
 from llamaburn.engine.registry import load_registry
 from llamaburn.engine.runner import Run
+from llamaburn.errors import BackendError
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 
 PROMPT_S = 0.02  # the fake's prompt time: its TTFT
@@ -162,3 +163,35 @@ async def test_warm_sends_the_prompt_as_it_is_and_labels_the_hit() -> None:
 
 def test_the_default_is_cold() -> None:
     assert load_registry().modality("text").parse_inputs({}).cache_mode == "cold"  # type: ignore[attr-defined]
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=6),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    max_leaves=10,
+)
+usage_keys = st.sampled_from(["prompt_tokens", "completion_tokens", "prompt_tokens_details", "cached_tokens",
+                              "completion_tokens_details", "reasoning_tokens"])
+timings_keys = st.sampled_from(["cache_n", "prompt_n", "prompt_ms", "predicted_n", "predicted_ms"])
+
+
+@given(
+    usage=st.dictionaries(usage_keys, json_values | st.dictionaries(usage_keys, json_values, max_size=3)),
+    timings=st.dictionaries(timings_keys, json_values),
+)
+def test_any_usage_and_timings_parse_or_are_a_protocol_error(
+    usage: dict[str, object], timings: dict[str, object]
+) -> None:
+    backend = OpenAIBackend("http://127.0.0.1:9")
+    try:
+        parsed = backend._breakdown({"choices": [], "usage": usage, "timings": timings})
+    except BackendError as exc:
+        assert " sent " in str(exc) and "not " in str(exc)  # a field of the wrong JSON type, named
+        return
+    assert parsed is None or all(v is None or isinstance(v, float) for v in vars_of(parsed))
+    metrics = prompt_metrics(ServerTimings(prompt_tokens=36.0, prompt_eval_ns=1e7), parsed or Breakdown())
+    assert metrics["prompt_cache"] in ("hit", "miss", "unknown")
+
+
+def vars_of(breakdown: Breakdown) -> list[object]:
+    return [getattr(breakdown, name) for name in Breakdown.__slots__]  # type: ignore[attr-defined]
