@@ -61,3 +61,17 @@ async def test_a_resend_that_is_dropped_too_fails_the_run_with_the_servers_messa
     assert "closed the connection" in (run.error or "")
     assert proxy.hung_up == 2  # sent once more, never a third time
     assert not [r for r in server.requests if r.method == "POST"]
+
+
+async def test_a_props_request_dropped_unanswered_is_asked_again() -> None:
+    with FakeServer(Script(tokens=3, llama_cpp=True)) as fake, HangupProxy(fake.url) as proxy:
+        backend = OpenAIBackend(proxy.url)
+        await backend.models()  # the connection's first request: the next one is on a reused connection
+        proxy.hangups = 1
+        modality = load_registry().modality("text")
+        inputs = modality.parse_inputs({"iterations": 1, "warmup": 0, "cache_mode": "cold"})
+        run = await Run(modality, inputs, Target(backend, DEFAULT_MODEL)).execute()
+        await backend.aclose()
+    assert proxy.hung_up == 1
+    assert run.status == "completed", run.error
+    assert run.iterations[0]["cache_method"] == "cache_prompt"  # /props answered on the second asking

@@ -7,10 +7,12 @@ C++ server adds ``timings``, and llama-cpp-python sends neither, so tokens are t
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 from collections.abc import AsyncIterator
 from typing import Any, ClassVar
 
+import httpx
 from httpx_sse import EventSource, SSEError
 
 from llamaburn.backends.base import (
@@ -47,17 +49,21 @@ class OpenAIBackend(Backend):
 
     async def props(self) -> dict[str, Any]:
         """llama-server's ``/props``, asked once; ``{}`` from a server without it (vLLM, LM Studio,
-        llama-cpp-python), quietly. Asked twice at most: llama-server may have closed the reused connection."""
+        llama-cpp-python) or that fails to answer it, quietly. A request that got no byte back is asked
+        again, once: llama-server may have closed the reused keep-alive connection."""
         if self._props is None:
-            data: dict[str, Any] = {}
+            self._props = {}
             for _attempt in range(2):
                 try:
-                    data = await self.get_json("/props")
+                    response = await self.client.get("/props")
+                except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+                    continue
+                except httpx.HTTPError:
                     break
-                except BackendError as exc:
-                    if "closed the connection" not in str(exc):
-                        break
-            self._props = data if "build_info" in data or "total_slots" in data else {}
+                data = _loads_object(response.text) if response.status_code == 200 else {}
+                if "build_info" in data or "total_slots" in data:
+                    self._props = data
+                break
         return self._props
 
     async def takes_cache_prompt(self) -> bool:
@@ -204,6 +210,15 @@ class OpenAIBackend(Backend):
             decoded_tokens=predicted_n - 1 if predicted_n is not None else None,
         )
         return None if breakdown == Breakdown() else breakdown
+
+def _loads_object(text: str) -> dict[str, Any]:
+    """A JSON object, or ``{}`` for anything else: ``/props`` is optional, so a bad answer is no answer."""
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
 
 def _agreed(first: float | None, second: float | None) -> float | None:
     """The one value two fields give for the same count: either when only one is sent, NaN when they differ."""
