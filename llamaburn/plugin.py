@@ -13,7 +13,8 @@ A minimal modality plugin::
         register(MyModality())
 """
 
-from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ServerTimings
+from llamaburn.backends.base import Backend, Breakdown, ChatRequest, Chunk, ModelEntry, ServerTimings
+from llamaburn.engine.cache import apply_cache_mode, check_cache_mode
 from llamaburn.engine.events import (
     Cancelled,
     Complete,
@@ -35,6 +36,7 @@ __all__ = [
     "Artifact",
     "Backend",
     "BackendError",
+    "Breakdown",
     "Cancelled",
     "ChatRequest",
     "Chunk",
@@ -55,6 +57,8 @@ __all__ = [
     "Token",
     "Warmup",
     "WarmupComplete",
+    "apply_cache_mode",
+    "check_cache_mode",
     "cli_flag",
     "hookimpl",
     "measure_stream",

@@ -137,11 +137,13 @@ def test_bad_input_is_one_line_and_touches_nothing(
 
 def test_input_sets_any_field_of_the_modality_form(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:
     code, out, err = bench(capsys, server, "--input", "max_tokens=5", "--input", "seed=7", "--input",
-                           "prompts=first", "--input", "prompts= second", "--warmup", "0")
+                           "prompts=first", "--input", "prompts= second", "--warmup", "0",
+                           "--input", "cache_mode=warm")  # cold puts a nonce line before each prompt
     assert code == 0, err
     result = json.loads(out)
     inputs = result["config"]["inputs"]
     assert (inputs["max_tokens"], inputs["seed"], inputs["prompts"]) == (5, 7, ["first", " second"])
+    assert inputs["cache_mode"] == "warm"
     assert [i["output_tokens"] for i in result["iterations"]] == [5, 5]  # the server was asked for 5 tokens
     asked = [r.body["messages"][0]["content"] for r in server.requests if r.path == "/api/chat"]
     assert asked == ["first", " second"]  # a list field takes one item per --input, used in turn

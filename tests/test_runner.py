@@ -73,7 +73,8 @@ async def test_events_follow_the_spec_order_and_warmup_stays_out_of_the_summary(
 @respx.mock
 async def test_options_reach_the_server() -> None:
     route = respx.post(f"{URL}/api/chat").mock(side_effect=lambda request: ndjson_answer(["x", "y"]))
-    run, backend = text_run(iterations=1, warmup=0, temperature=0.0, max_tokens=7, seed=42, prompts=["hi"])
+    run, backend = text_run(iterations=1, warmup=0, temperature=0.0, max_tokens=7, seed=42, prompts=["hi"],
+                            cache_mode="warm")  # cold puts a nonce line before the prompt
     await run.execute()
     await backend.aclose()
     body = json.loads(route.calls.last.request.content)

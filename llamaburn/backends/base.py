@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
@@ -65,10 +66,24 @@ class ServerTimings:
 
     output_tokens: float | None = None
     eval_ns: float | None = None
-    prompt_tokens: float | None = None
-    prompt_eval_ns: float | None = None
+    prompt_tokens: float | None = None  # all of them, cached ones included
+    prompt_eval_ns: float | None = None  # covers the newly processed prompt tokens only
     load_ns: float | None = None
     total_ns: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Breakdown:
+    """How the server split the totals of its ``ServerTimings``, where it says: ``None`` means it did not.
+
+    Kept apart from the totals because most servers send none of it, and each field changes how a total is
+    read: a prompt rate counts only the new prompt tokens, and a decode rate only the tokens its time covers.
+    """
+
+    cached_prompt_tokens: float | None = None  # served from the server's prompt cache; 0 is a reported miss
+    new_prompt_tokens: float | None = None  # processed for this request (llama.cpp ``prompt_n``)
+    thinking_tokens: float | None = None  # of the output tokens, those spent thinking (``reasoning_tokens``)
+    decoded_tokens: float | None = None  # those the decode time covers: llama.cpp ``predicted_n - 1``
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +94,10 @@ class Chunk:
     content: str = ""
     thinking: str = ""
     timings: ServerTimings | None = None
+    breakdown: Breakdown | None = None
+    resent_at: float | None = None
+    """Set on a marker chunk, before any text, when the request was sent again on a fresh connection: the
+    ``time.perf_counter()`` reading just before the resend, where the iteration's clock restarts."""
 
 
 @dataclass(slots=True)
@@ -93,6 +112,7 @@ class ChatRequest:
     seed: int | None = None
     images: list[str] = field(default_factory=list)
     system: str | None = None
+    cache_prompt: bool | None = None  # llama.cpp's per-request prompt cache switch; None: not sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +139,7 @@ class Backend(ABC):
     The faces read the other declarations instead of naming backends: ``url_placeholder`` (``None``: the
     backend takes no URL, so the header shows no URL field), ``takes_api_key`` (the header shows a key
     field), ``probe_order`` (lower is probed first by ``Registry.default_backend`` when the user names no
-    backend; ``None``: never chosen by default) and ``capabilities`` (what it can serve: ``"chat"``,
+    backend; ``None``: never chosen by default), ``prompt_cache`` and ``capabilities`` (what it can serve: ``"chat"``,
     ``"vision"``, ``"transcription"``, ``"embeddings"``), which ``check_capabilities`` compares with what a
     modality ``requires`` before a run.
     """
@@ -132,6 +152,10 @@ class Backend(ABC):
     takes_api_key: ClassVar[bool] = False
     probe_order: ClassVar[int | None] = None
     capabilities: ClassVar[frozenset[str]] = frozenset({"chat"})
+    prompt_cache: ClassVar[bool] = False
+    """Whether the server may reuse a previous request's prompt from its KV cache (llama.cpp, Ollama, vLLM):
+    a cold run defeats the cache only where there can be one, so a backend without one gets its prompts as
+    written."""
 
     def __init__(
         self, url: str | None = None, *, api_key: str | None = None, read_timeout: float | None = None
@@ -139,6 +163,7 @@ class Backend(ABC):
         self.url = usable_url((url or self.default_url).rstrip("/"))
         self.api_key = usable_api_key(api_key)
         self.read_timeout = DEFAULT_READ_TIMEOUT_S if read_timeout is None else read_timeout
+        self.cache_prompt_ignored = False  # set when a request with cache_prompt false still hit the cache
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.client = httpx.AsyncClient(
             base_url=self.url,
@@ -181,6 +206,11 @@ class Backend(ABC):
     @abstractmethod
     async def models(self) -> list[ModelEntry]: ...
 
+    async def takes_cache_prompt(self) -> bool:
+        """Whether ``ChatRequest.cache_prompt`` reaches a server that honours it (llama.cpp's server); when
+        not, a cold run defeats the prompt cache with a nonce line instead."""
+        return False
+
     @abstractmethod
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Stream one answer. The request is sent on the first ``__anext__``, not before."""
@@ -202,6 +232,27 @@ class Backend(ABC):
                     },
                 )
         return ModelFacts(self.name)
+
+    async def send_stream(
+        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> tuple[httpx.Response, float | None]:
+        """POST ``body`` to ``path`` and return the response, its body unread, with the ``perf_counter``
+        reading of a resend (``None`` when the first attempt answered). The caller closes the response.
+
+        llama-server (cpp-httplib) sometimes closes a keep-alive connection after a streamed answer while
+        its headers still announce ``Keep-Alive``, and the next request sent on it gets no byte back (13 of
+        40 sequential requests here). A request that got no response byte was never processed, so it is
+        sent once more, on a fresh connection (httpx drops the dead one), and timed from the resend. A
+        second failure is the server's and is raised; an error after the headers is never retried.
+        """
+        def request() -> httpx.Request:
+            return self.client.build_request("POST", path, json=body, headers=headers)
+
+        try:
+            return await self.client.send(request(), stream=True), None
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
+            resent_at = time.perf_counter()
+            return await self.client.send(request(), stream=True), resent_at
 
     async def get_json(self, path: str) -> Any:
         with self.errors():

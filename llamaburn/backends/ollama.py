@@ -7,7 +7,16 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from llamaburn.backends.base import Backend, ChatRequest, Chunk, ModelEntry, ModelFacts, ServerTimings, one_line
+from llamaburn.backends.base import (
+    Backend,
+    Breakdown,
+    ChatRequest,
+    Chunk,
+    ModelEntry,
+    ModelFacts,
+    ServerTimings,
+    one_line,
+)
 from llamaburn.backends.gguf import size_label
 from llamaburn.errors import BackendError, ConfigError
 
@@ -64,6 +73,7 @@ class OllamaBackend(Backend):
     url_placeholder = "http://127.0.0.1:11434 (or OLLAMA_HOST)"
     probe_order = 10
     capabilities = frozenset({"chat", "vision", "embeddings"})
+    prompt_cache = True
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
         super().__init__(ollama_url(url), **options)
@@ -120,7 +130,10 @@ class OllamaBackend(Backend):
         system = [{"role": "system", "content": request.system}] if request.system else []
         body = {"model": request.model, "messages": [*system, message], "stream": True, "options": options}
         with self.errors():
-            async with self.client.stream("POST", "/api/chat", json=body) as response:
+            response, resent_at = await self.send_stream("/api/chat", body)
+            try:
+                if resent_at is not None:
+                    yield Chunk(resent_at=resent_at)
                 if response.status_code >= 400:
                     await response.aread()
                     self.raise_for_status(response, request.model)
@@ -140,7 +153,10 @@ class OllamaBackend(Backend):
                         content=self.field(reply, "content", str, "a message") or "",
                         thinking=self.field(reply, "thinking", str, "a message") or "",
                         timings=self._timings(data) if done else None,
+                        breakdown=self._breakdown(data) if done else None,
                     )
+            finally:
+                await response.aclose()
         if not done:
             raise BackendError(f"Ollama at {self.url} ended the stream without its final (done) chunk")
 
@@ -155,3 +171,10 @@ class OllamaBackend(Backend):
             load_ns=self.number(final, "load_duration", where),
             total_ns=self.number(final, "total_duration", where),
         )
+
+    def _breakdown(self, final: dict[str, Any]) -> Breakdown | None:
+        """``prompt_eval_count`` includes cached tokens (Ollama's llama-server path adds ``cache_n``, PR #16428)
+        while ``prompt_eval_duration`` covers only the new ones; ``prompt_eval_cached_count`` is omitted when
+        zero, so its absence is unknown, not a miss."""
+        cached = self.number(final, "prompt_eval_cached_count", "a final chunk")
+        return None if cached is None else Breakdown(cached_prompt_tokens=cached)

@@ -177,7 +177,8 @@ async def _run(args: argparse.Namespace, registry: Registry, request: RunRequest
             }
         )
     else:
-        print(f"run {run.id}: {run.status}, {len(run.iterations)} iterations of {model} on {backend.label}")
+        resent = f", {run.reconnects} sent again on a fresh connection" if run.reconnects else ""
+        print(f"run {run.id}: {run.status}, {len(run.iterations)} iterations of {model} on {backend.label}{resent}")
         if run.summary:
             print(summary_table(run.summary))
     if recorder is not None and recorder.error:

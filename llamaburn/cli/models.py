@@ -41,7 +41,8 @@ def models(args: argparse.Namespace) -> int:
     elif infos:
         print(
             table(
-                ["model", "size", "quant", "family", "format", "context", "capabilities", "license", "HF downloads"],
+                ["model", "size", "quant", "family", "format", "context", "slots", "capabilities", "license",
+                 "HF downloads"],
                 [
                     [
                         i.model_id,
@@ -50,6 +51,7 @@ def models(args: argparse.Namespace) -> int:
                         i.family,
                         i.format,
                         i.context_length,
+                        i.slots,
                         ", ".join(i.capabilities) or None,
                         i.license,
                         i.hf_downloads,

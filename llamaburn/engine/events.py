@@ -37,10 +37,12 @@ class IterationStart(BaseModel):
 
 
 class Token(BaseModel):
-    """Text as it arrives from the server: one chunk, which may hold several tokens."""
+    """Text as it arrives from the server: one chunk, which may hold several tokens. ``thinking`` text is a
+    reasoning model's thinking, sent apart from its answer, so a face can show it apart."""
 
     type: Literal["token"] = "token"
     text: str
+    thinking: bool = False
 
 
 class IterationComplete(BaseModel):

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
-from llamaburn.backends.base import Chunk, ServerTimings
+from llamaburn.backends.base import Breakdown, Chunk, ServerTimings
 from llamaburn.errors import BackendError
 
 
@@ -73,6 +73,12 @@ def _count(value: float | None) -> int | None:
     return int(number) if number is not None and number.is_integer() else None
 
 
+def _whole(value: float | None) -> int | None:
+    """A server's count as an ``int`` when it is a whole number from 0 up (0 is a count here); else unknown."""
+    number = _number(value)
+    return int(number) if number is not None and number >= 0 and number.is_integer() else None
+
+
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -89,30 +95,52 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
     """Consume one streamed answer, timing every chunk that carries text, and return its metrics.
 
     ``chunks`` must not have been started: the request is sent on the first ``__anext__``, which is
-    where the clock starts. ``on_text`` must not block (it publishes to the event bus).
+    where the clock starts. A backend that had to resend the request on a fresh connection says so with a
+    marker chunk (``resent_at``): the clock restarts there, so the dead attempt's time is never counted.
+    ``on_text`` must not block (it publishes to the event bus). Thinking text goes to its ``thinking``
+    method when it has one (the runner's ``TextSink``), else to ``on_text`` too.
     """
     arrivals: list[float] = []
+    thinking: list[bool] = []
     timings: ServerTimings | None = None
+    breakdown: Breakdown | None = None
+    reconnects = 0
+    on_thinking: Callable[[str], None] = getattr(on_text, "thinking", on_text)
     started = time.perf_counter()
     async for chunk in chunks:
         now = time.perf_counter()
+        if chunk.resent_at is not None:
+            started, reconnects = chunk.resent_at, reconnects + 1
         if chunk.timings is not None:
             timings = chunk.timings
-        text = chunk.thinking + chunk.content
-        if text:
+        if chunk.breakdown is not None:
+            breakdown = chunk.breakdown
+        if chunk.thinking or chunk.content:
             arrivals.append(now)
-            on_text(text)
+            thinking.append(not chunk.content)
+            if chunk.thinking:
+                on_thinking(chunk.thinking)
+            if chunk.content:
+                on_text(chunk.content)
     ended = time.perf_counter()
     if not arrivals:
         raise BackendError("the server streamed an empty answer: check the model and its chat template")
-    return stream_metrics(started, arrivals, ended, timings)
+    return stream_metrics(started, arrivals, ended, timings, breakdown, thinking) | {"reconnects": reconnects}
 
 
 def stream_metrics(
-    started: float, arrivals: list[float], ended: float, timings: ServerTimings | None
+    started: float,
+    arrivals: list[float],
+    ended: float,
+    timings: ServerTimings | None,
+    breakdown: Breakdown | None = None,
+    thinking: list[bool] | None = None,
 ) -> dict[str, Any]:
-    """Metrics of one answer from its clock readings (seconds): request sent, each text chunk, end."""
-    server = timings or ServerTimings()
+    """Metrics of one answer from its clock readings (seconds): request sent, each text chunk, end.
+
+    ``thinking`` says, for each text chunk, whether it carried only thinking; ``None``: all were answer.
+    """
+    server, split = timings or ServerTimings(), breakdown or Breakdown()
     if counted := _count(server.output_tokens):
         output_tokens, source = counted, "server"
     else:
@@ -130,14 +158,87 @@ def stream_metrics(
         "output_tokens": output_tokens,
         "token_count_source": source,
         "chunks": len(arrivals),
-        "server_tps": _rate(server.output_tokens, server.eval_ns),
-        "prompt_tokens": _count(server.prompt_tokens),
-        "prompt_tps": _rate(server.prompt_tokens, server.prompt_eval_ns),
+        **prompt_metrics(server, split),
         "load_ms": load_ns / 1e6 if (load_ns := _positive(server.load_ns)) else None,
     }
+    metrics |= thinking_metrics(started, arrivals, ended, thinking or [False] * len(arrivals), output_tokens, split)
+    metrics |= clock_metrics(metrics, server, split)
     return metrics
 
 
+def thinking_metrics(
+    started: float, arrivals: list[float], ended: float, thinking: list[bool], output_tokens: int, split: Breakdown
+) -> dict[str, Any]:
+    """When the answer began and how the tokens divide between thinking and answer.
+
+    ``ttft_answer_ms`` is the first answer (content) chunk's arrival, ``None`` for an answer of thinking only;
+    ``thinking_ms`` runs from the first thinking chunk to the first answer chunk after it (or the stream's
+    end), 0 without thinking. The server's reasoning count (``usage.completion_tokens_details.reasoning_tokens``)
+    is used when it fits within ``output_tokens``; else the chunks of each kind are counted.
+    """
+    thought = [at for at, is_thinking in zip(arrivals, thinking, strict=True) if is_thinking]
+    answer = [at for at, is_thinking in zip(arrivals, thinking, strict=True) if not is_thinking]
+    answer_at = answer[0] if answer else None
+    reported = _whole(split.thinking_tokens)
+    if reported is not None and reported <= output_tokens:
+        thinking_tokens, answer_tokens = reported, output_tokens - reported
+    else:
+        thinking_tokens, answer_tokens = len(thought), len(answer)
+    return {
+        "ttft_answer_ms": (answer_at - started) * 1000 if answer_at is not None else None,
+        "thinking_ms": (next((at for at in answer if at > thought[0]), ended) - thought[0]) * 1000 if thought else 0.0,
+        "thinking_tokens": thinking_tokens,
+        "answer_tokens": answer_tokens,
+    }
+
+
+def clock_metrics(metrics: dict[str, Any], server: ServerTimings, split: Breakdown) -> dict[str, Any]:
+    """The server's clock beside the client's: its decode rate and prompt time, the TTFT the server did not
+    spend on the prompt (transport, queue, first token's sampling; unknown when the server's prompt time
+    exceeds the client's TTFT, which only clocks that disagree can give), and whether the two decode rates differ
+    by more than ``CLOCK_TOLERANCE`` (a multi-token chunk stream, a proxy, a busy client).
+
+    llama.cpp's decode time covers N - 1 tokens (the first is sampled at the end of its prompt phase), so
+    its rate counts those; Ollama's formula is ``eval_count / eval_duration``.
+    """
+    decoded = split.decoded_tokens if split.decoded_tokens is not None else server.output_tokens
+    server_tps = _rate(decoded, server.eval_ns)
+    prompt_ms = prompt_ns / 1e6 if (prompt_ns := _positive(server.prompt_eval_ns)) else None
+    tps = metrics["tps"]
+    gap = abs(tps - server_tps) / server_tps * 100 if tps is not None and server_tps is not None else None
+    return {
+        "server_tps": server_tps,
+        "server_prompt_ms": prompt_ms,
+        "ttft_overhead_ms": overhead if prompt_ms is not None and (overhead := metrics["ttft_ms"] - prompt_ms) >= 0
+        else None,
+        "tps_gap_pct": _finite(gap) if gap is not None else None,
+        "clocks_disagree": gap > CLOCK_TOLERANCE * 100 if gap is not None and math.isfinite(gap) else None,
+    }
+
+
+def prompt_metrics(server: ServerTimings, split: Breakdown) -> dict[str, Any]:
+    """The prompt's counts, its cache outcome and the server's prompt rate over the tokens it processed.
+
+    ``prompt_tokens`` keeps its meaning, all of them; the rate divides only the newly processed ones by the
+    server's prompt time, which covers those alone. A cached count that is not a whole number from 0 to
+    ``prompt_tokens`` is unknown, and so is the cache outcome.
+    """
+    prompt_tokens = _count(server.prompt_tokens)
+    cached = _whole(split.cached_prompt_tokens)
+    if cached is not None and prompt_tokens is not None and cached > prompt_tokens:
+        cached = None
+    new = _count(split.new_prompt_tokens)
+    if new is None and prompt_tokens is not None:
+        new = prompt_tokens - (cached or 0)
+    return {
+        "prompt_tokens": prompt_tokens,
+        "cached_prompt_tokens": cached,
+        "prompt_cache": "unknown" if cached is None else "hit" if cached else "miss",
+        "prompt_tps": _rate(new, server.prompt_eval_ns),
+    }
+
+
+CLOCK_TOLERANCE = 0.05  # client and server decode rates further apart than this flag the iteration
 STATS = ("mean", "min", "max", "stdev", "p50", "p90", "p99")
 
 

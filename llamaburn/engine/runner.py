@@ -30,6 +30,21 @@ log = logging.getLogger(__name__)
 Status = Literal["pending", "running", "completed", "cancelled", "failed"]
 
 
+class TextSink:
+    """The ``on_text`` a modality gets: call it with answer text, and ``thinking()`` with thinking text, which
+    the faces show apart. ``measure_stream`` finds ``thinking`` by name, so a plain callable (a plugin's own
+    test) still works: all text then goes to it."""
+
+    def __init__(self, bus: EventBus) -> None:
+        self._publish = bus.publish
+
+    def __call__(self, text: str) -> None:
+        self._publish(Token(text=text))
+
+    def thinking(self, text: str) -> None:
+        self._publish(Token(text=text, thinking=True))
+
+
 class Run:
     """One benchmark run. Subscribe to ``bus`` before ``execute()`` to see every event."""
 
@@ -47,6 +62,12 @@ class Run:
         self.cancel_requested = asyncio.Event()
         self.done = asyncio.Event()
         self._inflight: asyncio.Task[dict[str, Any]] | None = None
+
+    @property
+    def reconnects(self) -> int:
+        """Requests of the counted iterations sent again on a fresh connection after the server dropped
+        the first attempt unanswered (``reconnects`` in each iteration's metrics; docs/metrics.md)."""
+        return sum(int(metrics.get("reconnects") or 0) for metrics in self.iterations)
 
     def cancel(self) -> None:
         """Stop the run: the in-flight request is abandoned and its stream closed right away."""
@@ -98,9 +119,8 @@ class Run:
     async def _measure(self, prompt: str) -> dict[str, Any]:
         if self.cancel_requested.is_set():
             raise asyncio.CancelledError
-        publish = self.bus.publish
         self._inflight = asyncio.ensure_future(
-            self.modality.measure(self.inputs, prompt, self.target, lambda text: publish(Token(text=text)))
+            self.modality.measure(self.inputs, prompt, self.target, TextSink(self.bus))
         )
         try:
             return await self._inflight

@@ -20,6 +20,7 @@ class ModelInfo(BaseModel):
     context_length: int | None = None
     capabilities: list[str] = Field(default_factory=list)
     vram_bytes: int | None = None
+    slots: int | None = None  # requests the server decodes at once (llama-server -np)
     chat_template: bool | None = None
     hf_repo: str | None = None
     hf_downloads: int | None = None

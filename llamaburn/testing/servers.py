@@ -28,31 +28,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from llamaburn.testing import llama_cpp
+from llamaburn.testing.script import Piece, Script, chunked
+
 DEFAULT_MODEL = "llama3.2:1b"
 OLLAMA_VERSION = "0.12.3"
-
-
-@dataclass
-class Script:
-    """How the server answers chat requests. Fault positions count the token chunks sent before them."""
-
-    tokens: list[str] | int = 10  # a count emits "t0 ", "t1 ", ...
-    ttft_s: float = 0.0
-    tokens_per_s: float | None = None  # None: every token is due at ttft_s
-    tokens_per_chunk: int = 1
-    thinking: list[str] | int = 0
-    send_usage: bool = True  # OpenAI: only honoured when the request sets stream_options.include_usage
-    prompt_tokens: int = 12
-    load_s: float = 0.0
-    status: int | None = None  # answer every chat request with this HTTP error
-    retry_after: int | None = None
-    error_message: str = "the fake server failed on purpose"
-    error_after: int | None = None  # send an {"error": ...} object, then end the stream
-    malformed_after: int | None = None  # send a line that is not JSON, then end the stream
-    drop_after: int | None = None  # close the TCP connection mid-body
-    no_done: bool = False  # end the body without Ollama's done chunk / OpenAI's [DONE]
-    stall_s: float = 0.0
-    stall_after: int = 0
 
 
 @dataclass(frozen=True)
@@ -66,32 +46,8 @@ class Received:
     client_port: int
 
 
-@dataclass(frozen=True)
-class _Piece:
-    thinking: str
-    content: str
-    last_index: int  # index of the chunk's last token in the whole answer, for pacing
-
-
 class _DroppedConnection(Exception):
     """Raised mid-body: uvicorn then closes the socket without ending the chunked body."""
-
-
-def _words(spec: list[str] | int, prefix: str) -> list[str]:
-    return list(spec) if isinstance(spec, list) else [f"{prefix}{i} " for i in range(spec)]
-
-
-def _pieces(script: Script, limit: int | None) -> list[_Piece]:
-    """Thinking then content tokens, at most ``limit`` in all, in chunks that hold one kind each."""
-    thinking = _words(script.thinking, "h")[:limit]
-    content = _words(script.tokens, "t")[: None if limit is None else max(0, limit - len(thinking))]
-    size, pieces = script.tokens_per_chunk, []
-    for tokens, offset, is_thinking in ((thinking, 0, True), (content, len(thinking), False)):
-        for first in range(0, len(tokens), size):
-            text = "".join(tokens[first : first + size])
-            last = offset + min(first + size, len(tokens)) - 1
-            pieces.append(_Piece(text if is_thinking else "", "" if is_thinking else text, last))
-    return pieces
 
 
 class FakeServer:
@@ -104,6 +60,7 @@ class FakeServer:
         self.script = script or Script()
         self.models = list(models)
         self.requests: list[Received] = []
+        self.model_path = "/models/absent.gguf"  # playing llama-server: /props's model_path (a GGUF, or not)
         self._stopping = threading.Event()
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
@@ -116,6 +73,7 @@ class FakeServer:
             Route("/api/version", self._ollama_version),
             Route("/v1/chat/completions", self._openai_chat, methods=["POST"]),
             Route("/v1/models", self._openai_models),
+            Route("/props", self._llama_props),
         ])
         config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
@@ -220,7 +178,7 @@ class FakeServer:
             await asyncio.sleep(0)
 
     async def _stream(
-        self, start: float, pieces: list[_Piece], encode: Callable[[_Piece], bytes], error: bytes,
+        self, start: float, pieces: list[Piece], encode: Callable[[Piece], bytes], error: bytes,
         malformed: bytes, final: Callable[[], list[bytes]], head: tuple[bytes, ...] = (),
     ) -> AsyncIterator[bytes]:
         """The body of one answer: ``head`` at once, then paced chunks, faults and ``final`` as scripted."""
@@ -268,14 +226,14 @@ class FakeServer:
         if refusal := self._refusal(model, openai=False):
             return refusal
         limit = (body.get("options") or {}).get("num_predict")
-        pieces = _pieces(script, limit)
+        pieces = chunked(script, limit)
         count = pieces[-1].last_index + 1 if pieces else 0
 
         def line(data: dict[str, Any]) -> bytes:
             stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
             return json.dumps({"model": model, "created_at": stamp, **data}).encode() + b"\n"
 
-        def encode(piece: _Piece) -> bytes:
+        def encode(piece: Piece) -> bytes:
             message = {"role": "assistant", "content": piece.content}
             if piece.thinking:
                 message["thinking"] = piece.thinking
@@ -286,8 +244,9 @@ class FakeServer:
             timings = {
                 "total_duration": int((time.monotonic() - start) * 1e9),
                 "load_duration": int(script.load_s * 1e9),
-                "prompt_eval_count": script.prompt_tokens,
-                "prompt_eval_duration": int(script.ttft_s * 1e9),
+                "prompt_eval_count": script.prompt_tokens,  # cached ones included, as Ollama's llama-server path
+                "prompt_eval_cached_count": script.cached_tokens,
+                "prompt_eval_duration": int(script.ttft_s * 1e9),  # the new prompt tokens only
                 "eval_count": count,
                 "eval_duration": int(eval_s * 1e9),
             }
@@ -338,8 +297,9 @@ class FakeServer:
         if refusal := self._refusal(model, openai=True):
             return refusal
         limit = body.get("max_completion_tokens", body.get("max_tokens"))
-        pieces = _pieces(script, limit)
+        pieces = chunked(script, limit)
         count = pieces[-1].last_index + 1 if pieces else 0
+        thinking = max((piece.last_index + 1 for piece in pieces if piece.thinking), default=0)
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
         base: dict[str, Any] = {"id": "chatcmpl-fake", "object": "chat.completion.chunk",
                                 "created": int(time.time()), "model": model}
@@ -352,17 +312,15 @@ class FakeServer:
         def choice(delta: dict[str, Any], finish: str | None = None) -> bytes:
             return event({**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
 
-        def encode(piece: _Piece) -> bytes:
-            delta = {"reasoning_content": piece.thinking} if piece.thinking else {"content": piece.content}
+        def encode(piece: Piece) -> bytes:
+            delta = {script.thinking_field: piece.thinking} if piece.thinking else {"content": piece.content}
             return choice(delta)
 
         def final() -> list[bytes]:
             finish = "length" if limit is not None and count >= limit else "stop"
             lines = [choice({}, finish)]
             if include_usage and script.send_usage:
-                usage = {"prompt_tokens": script.prompt_tokens, "completion_tokens": count,
-                         "total_tokens": script.prompt_tokens + count}
-                lines.append(event({**base, "choices": [], "usage": usage}))
+                lines.append(event({**base, "choices": [], **self._usage(body, count, thinking)}))
             return [*lines, b"data: [DONE]\n\n"]
 
         error = event({"error": {"message": script.error_message, "type": "server_error"}})
@@ -370,8 +328,33 @@ class FakeServer:
         stream = self._stream(start, pieces, encode, error, b'data: {"choices": [\n\n', final, (role,))
         return StreamingResponse(stream, media_type="text/event-stream")
 
+    def _usage(self, body: dict[str, Any], count: int, thinking: int) -> dict[str, Any]:
+        """The final chunk's ``usage`` and, playing llama-server, its ``timings``. Like llama-server, a request
+        with ``cache_prompt: false`` gets no cache hit."""
+        script = self.script
+        uncached = body.get("cache_prompt") is False and script.cache_prompt_honoured
+        cached = 0 if uncached and script.cached_tokens is not None else script.cached_tokens
+        usage: dict[str, Any] = {"prompt_tokens": script.prompt_tokens, "completion_tokens": count,
+                                 "total_tokens": script.prompt_tokens + count}
+        if cached is not None:
+            usage["prompt_tokens_details"] = {"cached_tokens": cached}
+        if script.reasoning_tokens:
+            usage["completion_tokens_details"] = {"reasoning_tokens": thinking}
+        if not script.llama_cpp:
+            return {"usage": usage}
+        return {"usage": usage, "timings": llama_cpp.timings(script, body, count, cached)}
+
     async def _openai_models(self, request: Request) -> Response:
         await self._record(request)
         data = [{"id": m, "object": "model", "created": 0, "owned_by": "llamaburn"} for m in self.models]
+        if self.script.llama_cpp:
+            for entry in data:
+                entry["meta"] = llama_cpp.META
         return JSONResponse({"object": "list", "data": data})
+
+    async def _llama_props(self, request: Request) -> Response:
+        await self._record(request)
+        if not self.script.llama_cpp:
+            return JSONResponse({"error": {"code": 404, "message": "File Not Found"}}, 404)
+        return JSONResponse(llama_cpp.props(self.model_path))
 

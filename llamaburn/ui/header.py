@@ -17,6 +17,7 @@ INFO_FIELDS = (
     ("Family", "family"),
     ("Format", "format"),
     ("Context", "context_length"),
+    ("Slots", "slots"),
     ("Capabilities", "capabilities"),
     ("License", "license"),
     ("HF downloads", "hf_downloads"),

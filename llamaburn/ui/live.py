@@ -50,12 +50,16 @@ class LivePanel:
         self.run: Run | None = None
         self._subscription: Subscription | None = None
         self._text: list[str] = []
+        self._thinking: list[str] = []
         with ui.card().classes("w-full"):
             with ui.row().classes("w-full items-baseline gap-4"):
                 self.progress = ui.label("Idle").classes("text-lg font-medium").mark("live-progress")
                 self.prompt = ui.label("").classes("text-gray-500 truncate flex-1").mark("live-prompt")
             self.bar = ui.linear_progress(value=0, show_value=False).mark("live-bar")
             with ui.scroll_area().classes("w-full h-64 border border-gray-200 rounded bg-gray-50"):
+                # A reasoning model's thinking, dimmed above its answer.
+                self.thought = ui.label("").classes("whitespace-pre-wrap font-mono text-xs p-2 text-gray-400 italic")
+                self.thought.mark("live-thinking").set_visibility(False)
                 self.output = ui.label("").classes("whitespace-pre-wrap font-mono text-sm p-2").mark("live-text")
             self.artifact = ArtifactView()
             self.iterations = ui.table(columns=iteration_columns(()), rows=[], row_key="iteration")
@@ -72,7 +76,7 @@ class LivePanel:
         """Show ``run`` from its first event on (a replay, so nothing published before now is missed)."""
         self.run = run
         self._subscription = run.bus.subscribe(replay=True)
-        self._text = []
+        self._text, self._thinking = [], []
         self.iterations.columns = iteration_columns(run.modality.metrics)
         self.iterations.rows = []
         self.artifact.clear()
@@ -85,24 +89,28 @@ class LivePanel:
         for event in events:
             self._apply(event)
         if events:
+            self.thought.set_text("".join(self._thinking))
+            self.thought.set_visibility(bool(self._thinking))
             self.output.set_text("".join(self._text))
             self.iterations.update()
 
     def _apply(self, event: Event) -> None:
         match event:
             case Warmup():
-                self._text = []
+                self._text, self._thinking = [], []
                 self.progress.set_text(f"Warmup {event.current}/{event.total}")
                 self.log.push(f"warmup {event.current}/{event.total}")
             case WarmupComplete():
                 self.log.push(f"warmup {event.current} done: {metric_line(event.metrics, self._metrics())}")
             case IterationStart():
-                self._text = []
+                self._text, self._thinking = [], []
                 self.progress.set_text(f"Iteration {event.iteration}/{event.total}")
                 self.prompt.set_text(event.prompt)
                 self.artifact.clear()
                 self.bar.set_value((event.iteration - 1) / event.total)
                 self.log.push(f"iteration {event.iteration}/{event.total} started")
+            case Token(thinking=True):
+                self._thinking.append(event.text)
             case Token():
                 self._text.append(event.text)
             case IterationComplete():

@@ -3,11 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from llamaburn.plugin import ChatRequest, Inputs, Metric, Modality, Target, cli_flag, hookimpl, measure_stream
+from llamaburn.plugin import (
+    ChatRequest,
+    Inputs,
+    Metric,
+    Modality,
+    Target,
+    apply_cache_mode,
+    check_cache_mode,
+    cli_flag,
+    hookimpl,
+    measure_stream,
+)
 
 DEFAULT_PROMPT = "Explain the concept of recursion in programming, with a short example."
 
@@ -21,6 +32,13 @@ TEXT_METRICS = (
     Metric(name="server_tps", label="Server TPS", unit="tok/s", direction="higher"),
     Metric(name="prompt_tps", label="Prompt TPS", unit="tok/s", direction="higher"),
     Metric(name="load_ms", label="Load time", unit="ms", direction="lower"),
+    Metric(name="ttft_answer_ms", label="TTFT (answer)", unit="ms", direction="lower"),
+    Metric(name="thinking_tokens", label="Thinking tokens", unit="tok", direction="lower"),
+    Metric(name="thinking_ms", label="Thinking time", unit="ms", direction="lower"),
+    Metric(name="server_prompt_ms", label="Server prompt time", unit="ms", direction="lower"),
+    Metric(name="ttft_overhead_ms", label="TTFT overhead", unit="ms", direction="lower"),
+    Metric(name="tps_gap_pct", label="TPS gap (client vs server)", unit="%", direction="lower"),
+    Metric(name="cached_prompt_tokens", label="Cached prompt tokens", unit="tok", direction="higher"),
 )
 
 
@@ -37,6 +55,12 @@ class TextInputs(Inputs):
     max_tokens: int = Field(
         256, ge=1, le=131_072, description="Most tokens to generate per answer.",
         json_schema_extra=cli_flag("--max-tokens"),
+    )
+    cache_mode: Literal["cold", "warm"] = Field(
+        "cold",
+        description="cold: every request misses the server's prompt cache, so TTFT includes the whole prompt; "
+        "warm: requests reuse it, as a chat's next turn would.",
+        json_schema_extra=cli_flag("--cache-mode"),
     )
     seed: int | None = Field(
         None, description="Sampling seed, for repeatable answers where supported.", json_schema_extra=cli_flag("--seed")
@@ -72,7 +96,9 @@ class TextModality(Modality):
             max_tokens=inputs.max_tokens,
             seed=inputs.seed,
         )
-        return await measure_stream(target.backend.stream_chat(request), on_text)
+        request, method = await apply_cache_mode(target.backend, request, inputs.cache_mode)
+        metrics = await measure_stream(target.backend.stream_chat(request), on_text)
+        return metrics | check_cache_mode(target.backend, metrics, inputs.cache_mode, method)
 
 
 @hookimpl
