@@ -83,6 +83,7 @@ class RunOut(BaseModel):
     modality: str
     backend: str
     model: str
+    host: str | None = Field(None, description="The machine that measured it; None for a run that never said.")
     status: str
     error: str | None = None
     config: dict[str, Any]
@@ -108,6 +109,12 @@ class HistoryPage(BaseModel):
     limit: int
     offset: int
     runs: list[RunOut] = Field(description="Newest first.")
+
+
+class HostOut(BaseModel):
+    host: str | None = Field(description="The host's name; None groups the runs that recorded none.")
+    runs: int = Field(description="How many runs history holds from it.")
+    latest: datetime = Field(description="When its latest run started (UTC).")
 
 
 class Cleared(BaseModel):

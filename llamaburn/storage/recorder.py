@@ -47,6 +47,7 @@ class Recorder:
                 modality=run.modality.name,
                 backend=backend,
                 model=run.target.model,
+                host=system.get("hostname"),
                 status="running",
                 config=config,
                 system=system,

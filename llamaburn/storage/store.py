@@ -12,6 +12,7 @@ import platform
 import sys
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -35,6 +36,8 @@ class RunRecord(SQLModel, table=True):
     modality: str
     backend: str
     model: str = Field(index=True)
+    host: str | None = Field(default=None, index=True)
+    """The machine that measured it (``system.hostname``): what a fleet's history filters and groups by."""
     status: str
     error: str | None = None
     config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
@@ -53,6 +56,15 @@ class IterationRecord(SQLModel, table=True):
     prompt: str = ""
     output: str = ""
     metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+@dataclass(frozen=True, slots=True)
+class HostSummary:
+    """One host's share of history: ``host`` is ``None`` for runs that never recorded one."""
+
+    host: str | None
+    runs: int
+    latest: datetime
 
 
 class ModelInfoRecord(SQLModel, table=True):
@@ -148,11 +160,24 @@ class Store:
             session.add(run)
             session.commit()
 
-    def list_runs(self, limit: int = 50, offset: int = 0) -> list[RunRecord]:
-        """Runs newest first, without their iterations."""
+    def list_runs(self, limit: int = 50, offset: int = 0, host: str | None = None) -> list[RunRecord]:
+        """Runs newest first, without their iterations; only ``host``'s runs when it is given."""
         with self._session() as session:
-            query = select(RunRecord).order_by(col(RunRecord.created_at).desc()).offset(offset).limit(limit)
+            query = select(RunRecord)
+            if host is not None:
+                query = query.where(RunRecord.host == host)
+            query = query.order_by(col(RunRecord.created_at).desc()).offset(offset).limit(limit)
             return list(session.exec(query))
+
+    def hosts(self) -> list[HostSummary]:
+        """Every host that has runs here, with its run count and latest run: history grouped by host."""
+        with self._session() as session:
+            query = (
+                select(RunRecord.host, func.count(), func.max(RunRecord.created_at))
+                .group_by(RunRecord.host)
+                .order_by(col(RunRecord.host).nulls_last())
+            )
+            return [HostSummary(host=host, runs=runs, latest=latest) for host, runs, latest in session.exec(query)]
 
     def runs_of_model(self, model: str, limit: int = 200) -> list[RunRecord]:
         """A model's completed runs, oldest first: the history's trend for that model."""
@@ -179,9 +204,12 @@ class Store:
             session.merge(ModelInfoRecord(key=key, fetched_at=now(), info=info))
             session.commit()
 
-    def count_runs(self) -> int:
+    def count_runs(self, host: str | None = None) -> int:
         with self._session() as session:
-            return session.exec(select(func.count()).select_from(RunRecord)).one()
+            query = select(func.count()).select_from(RunRecord)
+            if host is not None:
+                query = query.where(RunRecord.host == host)
+            return session.exec(query).one()
 
     def get_run(self, run_id: str) -> RunRecord:
         """A run by its id, or by a unique prefix of it (``llamaburn history`` shows 8 characters).
@@ -233,7 +261,7 @@ class Store:
         try:
             incoming = [
                 (
-                    RunRecord.model_validate(run),
+                    RunRecord.model_validate({"host": (run.get("system") or {}).get("hostname"), **run}),
                     [
                         IterationRecord.model_validate({**it, "id": None, "run_id": run["id"]})
                         for it in run.get("iterations", [])

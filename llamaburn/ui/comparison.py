@@ -20,8 +20,7 @@ from llamaburn.service.runs import RunService
 
 
 def run_name(comparison: Comparison, index: int) -> str:
-    run = comparison.runs[index]
-    return f"{run.model} ({run.id[:8]})"
+    return comparison.runs[index].label
 
 
 def chart_groups(comparison: Comparison, metrics: Sequence[Metric]) -> list[tuple[str, list[ComparisonRow]]]:

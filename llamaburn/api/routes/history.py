@@ -13,6 +13,7 @@ from llamaburn.api.routes import router
 from llamaburn.api.schemas import (
     Cleared,
     HistoryPage,
+    HostOut,
     IterationOut,
     RunDetail,
     RunOut,
@@ -32,15 +33,24 @@ async def list_history(
     service: Service,
     limit: Annotated[int, Query(ge=1, le=500, description="Runs per page.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Runs to skip.")] = 0,
+    host: Annotated[str | None, Query(max_length=255, description="Only the runs of this host.")] = None,
 ) -> HistoryPage:
-    """Stored runs, newest first, a page at a time, with the total count."""
+    """Stored runs, newest first, a page at a time, with the total count (of ``host``'s runs, if given)."""
     store = service.store
     with engine_errors():
-        runs = await asyncio.to_thread(store.list_runs, limit, offset)
-        total = await asyncio.to_thread(store.count_runs)
+        runs = await asyncio.to_thread(store.list_runs, limit, offset, host)
+        total = await asyncio.to_thread(store.count_runs, host)
     return HistoryPage(
         total=total, limit=limit, offset=offset, runs=[RunOut.model_validate(run, from_attributes=True) for run in runs]
     )
+
+
+@router.get("/hosts", response_model=list[HostOut], responses=responses(503))
+async def list_hosts(service: Service) -> list[HostOut]:
+    """History grouped by host: each host with its run count and latest run, by host name."""
+    with engine_errors():
+        hosts = await asyncio.to_thread(service.store.hosts)
+    return [HostOut(host=h.host, runs=h.runs, latest=h.latest) for h in hosts]
 
 
 @router.get("/history/{run_id}", response_model=RunDetail, responses=responses(404, 503))
