@@ -26,6 +26,8 @@ from llamaburn.storage import schema
 from llamaburn.storage.data_dir import data_dir
 
 ENV_URL = "LLAMABURN_DB_URL"
+INTERRUPTED = "interrupted: the process running it stopped before it finished"
+CONNECT_TIMEOUT_S = 5  # a server gone from the network must not hold a write (or a retry) for TCP's minutes
 
 
 class RunRecord(SQLModel, table=True):
@@ -88,8 +90,12 @@ class Store:
         self.url = url or os.environ.get(ENV_URL) or default_url()
         is_sqlite = self.url.startswith("sqlite")
         try:
+            # pool_pre_ping: a pooled connection to a PostgreSQL that restarted is dead; ping and replace it
             self.engine = create_engine(
-                self.url, connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite else {}
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": 30} if is_sqlite
+                else {"connect_timeout": CONNECT_TIMEOUT_S},
+                pool_pre_ping=not is_sqlite,
             )
         except (SQLAlchemyError, ValueError, ImportError) as exc:  # ImportError: the URL's driver is missing
             raise StoreError(f"cannot use database URL {self.url!r}: {exc}") from None
@@ -131,7 +137,7 @@ class Store:
                 if (run.system or {}).get("hostname") == host and not _alive((run.system or {}).get("pid"))
             ]
             for run in stale:
-                run.status, run.error = "failed", "interrupted: the process running it stopped before it finished"
+                run.status, run.error = "failed", INTERRUPTED
                 session.add(run)
             session.commit()
             return len(stale)
@@ -257,7 +263,11 @@ class Store:
     def import_runs(self, data: list[dict[str, Any]]) -> tuple[int, int]:
         """Add the runs of an export (``llamaburn export --format json``) with their iterations; returns
         ``(added, skipped)``. A run whose id is already here is skipped, so importing a laptop's history
-        into the team's database twice adds nothing the second time. All or nothing: one transaction."""
+        into the team's database twice adds nothing the second time, unless the stored copy is unfinished
+        (``running``, or marked interrupted) and the incoming one has more: then it is completed and counts
+        as added. That is how a run the database stopped taking mid-run (the recorder's file in
+        ``<data dir>/unsaved``) gets its missing iterations and final status. All or nothing: one
+        transaction."""
         try:
             incoming = [
                 (
@@ -274,7 +284,8 @@ class Store:
         added = 0
         with self._session() as session:
             for run, iterations in incoming:
-                if session.get(RunRecord, run.id) is not None:
+                if (stored := session.get(RunRecord, run.id)) is not None:
+                    added += _complete(session, stored, run, iterations)
                     continue
                 session.add(run)
                 session.flush()  # the run row first: without relationships, the ORM does not order the inserts
@@ -291,6 +302,22 @@ class Store:
             session.exec(delete(RunRecord).where(col(RunRecord.id).in_(doomed)))
             session.commit()
             return len(doomed)
+
+
+def _complete(session: Session, stored: RunRecord, incoming: RunRecord, iterations: list[IterationRecord]) -> bool:
+    """Bring an unfinished stored run up to ``incoming``: its missing iterations (by warmup and index), and
+    its final status once ``incoming`` has one. A finished stored run is left as it was. True if it changed."""
+    if not (stored.status == "running" or (stored.status == "failed" and stored.error == INTERRUPTED)):
+        return False
+    query = select(IterationRecord.warmup, IterationRecord.index).where(IterationRecord.run_id == stored.id)
+    have = {(warmup, index) for warmup, index in session.exec(query)}
+    missing = [it for it in iterations if (it.warmup, it.index) not in have]
+    session.add_all(missing)
+    finished = incoming.status != "running"
+    if finished:
+        stored.status, stored.summary, stored.error = incoming.status, incoming.summary, incoming.error
+        session.add(stored)
+    return bool(missing) or finished
 
 
 def now() -> datetime:
