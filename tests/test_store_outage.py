@@ -19,9 +19,10 @@ import pytest
 
 from llamaburn.cli import main
 from llamaburn.storage.spool import Spool
-from llamaburn.storage.store import ENV_URL, Store
+from llamaburn.storage.store import ENV_URL, INTERRUPTED, Store
 from llamaburn.testing import FakeServer, Script
 from tests import postgres
+from tests.test_store import make_iteration, make_run
 
 ITERATIONS = 8
 SCRIPT = Script(tokens=20, tokens_per_s=60)  # about a third of a second per iteration
@@ -198,3 +199,28 @@ def test_a_spooled_run_goes_to_the_temp_directory_when_the_data_directory_cannot
     assert json.loads(path.read_text()) == [{"id": "run-a", "iterations": []}]
     spool.remove()
     assert not path.exists()
+
+
+@pytest.mark.parametrize("stored_status", ["running", "interrupted", "completed"])
+def test_import_completes_only_an_unfinished_stored_run(store_url: str, stored_status: str) -> None:
+    store = Store(store_url)
+    status, error = ("failed", INTERRUPTED) if stored_status == "interrupted" else (stored_status, None)
+    store.create_run(make_run("run-a", status=status, error=error))
+    store.add_iteration(make_iteration("run-a", 1, output="one"))
+    spooled = {
+        **make_run("run-a", status="completed", summary={"tps": {"mean": 5.0}}).model_dump(mode="json"),
+        "iterations": [
+            {"index": index, "warmup": False, "prompt": "", "output": f"#{index}", "metrics": {}} for index in (1, 2, 3)
+        ],
+    }
+
+    assert store.import_runs([spooled]) == ((0, 1) if stored_status == "completed" else (1, 0))
+    assert store.import_runs([spooled]) == (0, 1)  # idempotent
+
+    run = store.get_run("run-a")
+    outputs = [it.output for it in store.iterations("run-a")]
+    if stored_status == "completed":  # a finished run is the database's to keep as it is
+        assert (run.summary, outputs) == ({}, ["one"])
+    else:
+        assert (run.status, run.error, run.summary, outputs) == ("completed", None, {"tps": {"mean": 5.0}},
+                                                                 ["one", "#2", "#3"])
