@@ -49,7 +49,8 @@ def _free_port() -> int:
 class Cluster:
     """A throwaway cluster that a test can stop and start again, as a team's server restarts under a run."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
         self.directory = Path(tempfile.mkdtemp(prefix="llamaburn-pg-"))
         self.data = self.directory / "data"
         if os.geteuid() == 0:
@@ -65,9 +66,9 @@ class Cluster:
         self.url = f"postgresql+psycopg://{owner}@127.0.0.1:{self.port}/postgres"
 
     def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-        )
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:  # the tests need no durability; the benchmarks measure PostgreSQL as a team runs it
+            options += " -c fsync=off"
         log = str(self.directory / "log")
         subprocess.run(
             [*_as_postgres(), str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start"],
@@ -95,9 +96,10 @@ def cluster() -> Iterator[str]:
 
 
 @contextmanager
-def stoppable_cluster() -> Iterator[Cluster]:
-    """A started cluster of its own, which the test may stop and start; removed after."""
-    running = Cluster()
+def stoppable_cluster(durable: bool = False) -> Iterator[Cluster]:
+    """A started cluster of its own, which the test may stop and start; removed after. ``durable`` keeps
+    PostgreSQL's default ``fsync=on`` (the tests turn it off: they need speed, not durability)."""
+    running = Cluster(durable)
     try:
         running.start()
         yield running
