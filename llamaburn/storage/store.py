@@ -223,19 +223,21 @@ class Store:
         A prefix is looked up as a range of the primary key, ``prefix <= id < prefix_upper``, not with
         ``LIKE``: ``LIKE`` makes ``%`` and ``_`` wildcards, and SQLite's is case-insensitive, so it cannot
         use the index (comparing 10 runs by prefix among 10,000 took 81 ms). The range is exact under a
-        binary collation (SQLite's); under another, the ``substr`` test still keeps out every id that does not
-        start with the prefix.
+        binary collation (SQLite's, and PostgreSQL's ``C``); under another, the ``substr`` test still keeps out
+        every id that does not start with the prefix. A full id is in its own range and sorts first in it, so
+        one query answers both (a second one per run cost PostgreSQL a round trip: 63 ms to compare 10 runs).
         """
         with self._session() as session:
-            run = session.get(RunRecord, run_id)
-            if run is None and len(run_id) >= 4:
+            if len(run_id) < 4:
+                run = session.get(RunRecord, run_id)
+            else:
                 query = select(RunRecord).where(
                     col(RunRecord.id) >= run_id, func.substr(RunRecord.id, 1, len(run_id)) == run_id
                 )
                 if (upper := _prefix_upper(run_id)) is not None:
                     query = query.where(col(RunRecord.id) < upper)
-                matches = list(session.exec(query.limit(2)))
-                if len(matches) > 1:
+                matches = list(session.exec(query.order_by(col(RunRecord.id)).limit(2)))
+                if len(matches) > 1 and matches[0].id != run_id:
                     raise ConfigError(f"run id prefix {run_id!r} is ambiguous: give more characters")
                 run = matches[0] if matches else None
         if run is None:
