@@ -152,7 +152,7 @@ def _measure(url: str, runs: int, iterations: int, repeats: int) -> tuple[dict[s
 
     def compare_ids(run_ids: list[str]) -> None:
         """As the API and the CLI compare: fetch each run, then by its modality's metric set."""
-        found = [store.get_run(run_id) for run_id in run_ids]
+        found = store.get_runs(run_ids)
         compare(found, metric_set(modalities, found))
 
     def add_iteration() -> None:

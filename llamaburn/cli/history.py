@@ -77,8 +77,7 @@ def compare(args: argparse.Namespace) -> int:
     from llamaburn.service.compare import compare, metric_set
     from llamaburn.storage.store import Store
 
-    store = Store()
-    runs = [store.get_run(run_id) for run_id in args.run_ids]
+    runs = Store().get_runs(args.run_ids)
     comparison = compare(runs, metric_set(load_registry().modalities, runs))
     if args.json:
         print_json(comparison.model_dump(mode="json"))

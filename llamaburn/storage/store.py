@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import platform
 import sys
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -218,31 +218,22 @@ class Store:
             return session.exec(query).one()
 
     def get_run(self, run_id: str) -> RunRecord:
-        """A run by its id, or by a unique prefix of it (``llamaburn history`` shows 8 characters).
+        """A run by its id, or by a unique prefix of it (``llamaburn history`` shows 8 characters)."""
+        return self.get_runs([run_id])[0]
+
+    def get_runs(self, run_ids: Sequence[str]) -> list[RunRecord]:
+        """Runs by id or unique prefix, in the order asked, read in one session: comparing 10 runs on
+        PostgreSQL took 50 ms as 10 sessions (each a ping, a ``BEGIN``, a query and a ``ROLLBACK``).
 
         A prefix is looked up as a range of the primary key, ``prefix <= id < prefix_upper``, not with
         ``LIKE``: ``LIKE`` makes ``%`` and ``_`` wildcards, and SQLite's is case-insensitive, so it cannot
         use the index (comparing 10 runs by prefix among 10,000 took 81 ms). The range is exact under a
         binary collation (SQLite's, and PostgreSQL's ``C``); under another, the ``substr`` test still keeps out
         every id that does not start with the prefix. A full id is in its own range and sorts first in it, so
-        one query answers both (a second one per run cost PostgreSQL a round trip: 63 ms to compare 10 runs).
+        one query answers both.
         """
         with self._session() as session:
-            if len(run_id) < 4:
-                run = session.get(RunRecord, run_id)
-            else:
-                query = select(RunRecord).where(
-                    col(RunRecord.id) >= run_id, func.substr(RunRecord.id, 1, len(run_id)) == run_id
-                )
-                if (upper := _prefix_upper(run_id)) is not None:
-                    query = query.where(col(RunRecord.id) < upper)
-                matches = list(session.exec(query.order_by(col(RunRecord.id)).limit(2)))
-                if len(matches) > 1 and matches[0].id != run_id:
-                    raise ConfigError(f"run id prefix {run_id!r} is ambiguous: give more characters")
-                run = matches[0] if matches else None
-        if run is None:
-            raise ConfigError(f"no run with id {run_id!r} in history")
-        return run
+            return [_find(session, run_id) for run_id in run_ids]
 
     def iterations(self, run_id: str) -> list[IterationRecord]:
         """A run's iterations in order, warmups first."""
@@ -304,6 +295,24 @@ class Store:
             session.exec(delete(RunRecord).where(col(RunRecord.id).in_(doomed)))
             session.commit()
             return len(doomed)
+
+
+def _find(session: Session, run_id: str) -> RunRecord:
+    if len(run_id) < 4:
+        run = session.get(RunRecord, run_id)
+    else:
+        query = select(RunRecord).where(
+            col(RunRecord.id) >= run_id, func.substr(RunRecord.id, 1, len(run_id)) == run_id
+        )
+        if (upper := _prefix_upper(run_id)) is not None:
+            query = query.where(col(RunRecord.id) < upper)
+        matches = list(session.exec(query.order_by(col(RunRecord.id)).limit(2)))
+        if len(matches) > 1 and matches[0].id != run_id:
+            raise ConfigError(f"run id prefix {run_id!r} is ambiguous: give more characters")
+        run = matches[0] if matches else None
+    if run is None:
+        raise ConfigError(f"no run with id {run_id!r} in history")
+    return run
 
 
 def _complete(session: Session, stored: RunRecord, incoming: RunRecord, iterations: list[IterationRecord]) -> bool:

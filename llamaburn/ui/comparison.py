@@ -72,7 +72,7 @@ class ComparisonPanel:
 
     def show(self, run_ids: list[str]) -> None:
         try:
-            runs = [self.service.store.get_run(run_id) for run_id in run_ids]
+            runs = self.service.store.get_runs(run_ids)
             metrics = metric_set(self.service.registry.modalities, runs)
             comparison = compare(runs, metrics)
         except LlamaBurnError as exc:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import HTTPException, Query, Response
 
-from llamaburn.api.deps import Service, stored
+from llamaburn.api.deps import Service, stored, stored_runs
 from llamaburn.api.errors import engine_errors, invalid, responses
 from llamaburn.api.routes import router
 from llamaburn.api.schemas import (
@@ -97,5 +97,5 @@ async def compare_runs(
     if not 2 <= len(wanted) <= MAX_COMPARED:
         raise invalid("query", "ids", f"give 2 to {MAX_COMPARED} comma-separated run ids, got {len(wanted)}")
     with engine_errors():
-        runs = [await stored(service, run_id) for run_id in wanted]
+        runs = await stored_runs(service, wanted)
     return compare(runs, metric_set(service.registry.modalities, runs))
