@@ -111,12 +111,6 @@ class HistoryPage(BaseModel):
     runs: list[RunOut] = Field(description="Newest first.")
 
 
-class HostOut(BaseModel):
-    host: str | None = Field(description="The host's name; None groups the runs that recorded none.")
-    runs: int = Field(description="How many runs history holds from it.")
-    latest: datetime = Field(description="When its latest run started (UTC).")
-
-
 class Cleared(BaseModel):
     deleted: int = Field(description="Runs deleted; runs still in progress are kept.")
 

@@ -13,7 +13,6 @@ from llamaburn.api.routes import router
 from llamaburn.api.schemas import (
     Cleared,
     HistoryPage,
-    HostOut,
     IterationOut,
     RunDetail,
     RunOut,
@@ -43,14 +42,6 @@ async def list_history(
     return HistoryPage(
         total=total, limit=limit, offset=offset, runs=[RunOut.model_validate(run, from_attributes=True) for run in runs]
     )
-
-
-@router.get("/hosts", response_model=list[HostOut], responses=responses(503))
-async def list_hosts(service: Service) -> list[HostOut]:
-    """History grouped by host: each host with its run count and latest run, by host name."""
-    with engine_errors():
-        hosts = await asyncio.to_thread(service.store.hosts)
-    return [HostOut(host=h.host, runs=h.runs, latest=h.latest) for h in hosts]
 
 
 @router.get("/history/{run_id}", response_model=RunDetail, responses=responses(404, 503))
