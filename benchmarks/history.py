@@ -1,9 +1,12 @@
-"""5. History at scale: the store's everyday operations on a database of 10,000 runs x 10 iterations.
+"""5. History at scale: the store's everyday operations on a database of 10,000 runs x 10 iterations, on
+SQLite (a file, the default) and on PostgreSQL (a team's shared history).
 
 The database is made by ``Store`` (so its schema and pragmas are the real ones) and filled with bulk
 inserts of realistic rows: a full summary per run, and a prompt, a ~256-token answer and a full metric
 set per iteration. Each operation is then timed on a long-lived ``Store`` (as the UI and API hold it)
-and, for listing, on a fresh one too (as a CLI command opens it).
+and, for listing, on a fresh one too (as a CLI command opens it). PostgreSQL is a throwaway local cluster
+(``tests/postgres.py``) with its durable defaults (``fsync`` and ``synchronous_commit`` on), reached over
+TCP on loopback; SQLite runs as LlamaBurn sets it up (WAL, ``synchronous=NORMAL``).
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import random
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, text
 
 from benchmarks.common import Row, Stat
 from llamaburn.engine.metrics import summarize
@@ -29,6 +33,7 @@ SECTION = "5. History"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 PROMPT = "Explain the concept of recursion in programming, with a short example."
 BAR_MS = {"list": 50.0, "compare": 50.0, "store": 5.0}
+DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def _metrics(rng: random.Random) -> dict[str, Any]:
@@ -93,23 +98,51 @@ def cold_ms(url: str, repeats: int) -> Stat:
     return Stat.of(samples)
 
 
-def database_size_mib(path: Path) -> float:
-    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
+def size_mib(store: Store) -> float:
+    """The database's size on disk: SQLite's file with its WAL, or PostgreSQL's whole database."""
+    if store.url.startswith("sqlite"):
+        path = Path(store.url.removeprefix("sqlite:///"))
+        return sum(p.stat().st_size for p in path.parent.glob(path.name + "*")) / 2**20
+    with store.engine.connect() as connection:
+        return float(connection.execute(text("SELECT pg_database_size(current_database())")).scalar_one()) / 2**20
 
 
-def measure(runs: int, iterations: int, repeats: int) -> tuple[dict[str, Stat], float, float]:
+@contextmanager
+def database(kind: str) -> Iterator[str]:
+    """A fresh, empty database of ``kind`` ("sqlite" or "postgresql"), and its URL; removed after."""
+    if kind == "sqlite":
+        with tempfile.TemporaryDirectory(prefix="llamaburn-history-") as directory:
+            yield f"sqlite:///{Path(directory) / 'history.db'}"
+        return
+    from tests import postgres  # the tests' throwaway cluster: Debian's postgresql package
+
+    if not postgres.available():
+        raise RuntimeError(postgres.skip_reason())
+    with postgres.stoppable_cluster(durable=True) as cluster:
+        yield postgres.fresh_database(cluster.url)
+
+
+def measure(runs: int, iterations: int, repeats: int, kind: str = "sqlite") -> tuple[dict[str, Stat], float, float]:
     """Timings (ms) of each operation, the database size (MiB) and the seconds it took to fill."""
-    with tempfile.TemporaryDirectory(prefix="llamaburn-history-") as directory:
-        return _measure(Path(directory) / "history.db", runs, iterations, repeats)
+    with database(kind) as url:
+        return _measure(url, runs, iterations, repeats)
 
 
-def _measure(path: Path, runs: int, iterations: int, repeats: int) -> tuple[dict[str, Stat], float, float]:
-    url = f"sqlite:///{path}"
+def _settle(store: Store) -> None:
+    """After the bulk load, what the database does on its own in time: SQLite checkpoints its WAL into the
+    file, PostgreSQL's autovacuum analyzes the new tables (without statistics its planner guesses)."""
+    with store.engine.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:
+            connection.exec_driver_sql("ANALYZE")
+
+
+def _measure(url: str, runs: int, iterations: int, repeats: int) -> tuple[dict[str, Stat], float, float]:
     store = Store(url)
     started = time.perf_counter()
     ids = populate(store, runs, iterations)
-    with store.engine.connect() as connection:  # fold the bulk load's WAL into the file, as a checkpoint would
-        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    _settle(store)
     fill_s = time.perf_counter() - started
     rng = random.Random(10)
     picked = rng.sample(ids, 10)
@@ -119,7 +152,7 @@ def _measure(path: Path, runs: int, iterations: int, repeats: int) -> tuple[dict
 
     def compare_ids(run_ids: list[str]) -> None:
         """As the API and the CLI compare: fetch each run, then by its modality's metric set."""
-        found = [store.get_run(run_id) for run_id in run_ids]
+        found = store.get_runs(run_ids)
         compare(found, metric_set(modalities, found))
 
     def add_iteration() -> None:
@@ -138,25 +171,30 @@ def _measure(path: Path, runs: int, iterations: int, repeats: int) -> tuple[dict
         "compare 10 runs by 8-char prefix (CLI)": timed_ms(lambda: compare_ids([i[:8] for i in picked]), repeats),
         "store one iteration (commit)": timed_ms(add_iteration, repeats),
     }
-    size = database_size_mib(path)
+    size = size_mib(store)
     store.engine.dispose()
     return timings, size, fill_s
 
 
-def rows(runs: int, iterations: int, timings: dict[str, Stat], size_mib: float, fill_s: float) -> list[Row]:
-    scale = f"{runs:,} runs x {iterations} iterations"
+def rows(
+    runs: int, iterations: int, timings: dict[str, Stat], size: float, fill_s: float, kind: str = "sqlite"
+) -> list[Row]:
+    scale = f"{DATABASES[kind]}, {runs:,} runs x {iterations} iterations"
     result = []
     for name, stat in timings.items():
         kind = "store" if name.startswith("store") else "compare" if name.startswith("compare") else "list"
         gated = "last page" not in name and "fresh" not in name
         bar = f"< {BAR_MS[kind]:g} ms" if gated else ""
         result.append(Row(SECTION, f"{scale}: {name}", stat, "ms", bar, stat.median < BAR_MS[kind] if gated else None))
-    result.append(Row(SECTION, f"{scale}: database size", size_mib, "MiB"))
+    result.append(Row(SECTION, f"{scale}: database size", size, "MiB"))
     result.append(Row(SECTION, f"{scale}: time to bulk-load (not a bar)", fill_s, "s"))
     return result
 
 
 def run(quick: bool) -> list[Row]:
     runs, iterations, repeats = (2_000, 10, 20) if quick else (10_000, 10, 60)
-    timings, size, fill_s = measure(runs, iterations, repeats)
-    return rows(runs, iterations, timings, size, fill_s)
+    result = []
+    for kind in DATABASES:
+        timings, size, fill_s = measure(runs, iterations, repeats, kind)
+        result += rows(runs, iterations, timings, size, fill_s, kind)
+    return result

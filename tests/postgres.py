@@ -46,35 +46,65 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+class Cluster:
+    """A throwaway cluster that a test can stop and start again, as a team's server restarts under a run."""
+
+    def __init__(self, durable: bool = False) -> None:
+        self.durable = durable
+        self.directory = Path(tempfile.mkdtemp(prefix="llamaburn-pg-"))
+        self.data = self.directory / "data"
+        if os.geteuid() == 0:
+            user = pwd.getpwnam("postgres")
+            os.chown(self.directory, user.pw_uid, user.pw_gid)
+        owner = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
+        self.port = _free_port()
+        subprocess.run(
+            [*_as_postgres(), str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", owner, "--no-sync"],
+            check=True,
+            capture_output=True,
+        )
+        self.url = f"postgresql+psycopg://{owner}@127.0.0.1:{self.port}/postgres"
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not self.durable:  # the tests need no durability; the benchmarks measure PostgreSQL as a team runs it
+            options += " -c fsync=off"
+        log = str(self.directory / "log")
+        subprocess.run(
+            [*_as_postgres(), str(BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-l", log, "-w", "start"],
+            check=True,
+            capture_output=True,
+        )
+
+    def stop(self) -> None:
+        """Stop at once, as a crash or a pulled cable would: open connections die mid-conversation."""
+        subprocess.run(
+            [*_as_postgres(), str(BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+        )
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
 @contextmanager
 def cluster() -> Iterator[str]:
     """Start a cluster and yield its admin URL (``postgresql+psycopg://…/postgres``); stop and remove it after."""
-    directory = Path(tempfile.mkdtemp(prefix="llamaburn-pg-"))
-    data = directory / "data"
-    if os.geteuid() == 0:
-        user = pwd.getpwnam("postgres")
-        os.chown(directory, user.pw_uid, user.pw_gid)
-    owner = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
-    port = _free_port()
-    run = _as_postgres()
-    subprocess.run(
-        [*run, str(BIN / "initdb"), "-D", str(data), "-A", "trust", "-U", owner, "--no-sync"],
-        check=True,
-        capture_output=True,
-    )
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
-    subprocess.run(
-        [*run, str(BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(directory / "log"), "-w", "start"],
-        check=True,
-        capture_output=True,
-    )
+    with stoppable_cluster() as running:
+        yield running.url
+
+
+@contextmanager
+def stoppable_cluster(durable: bool = False) -> Iterator[Cluster]:
+    """A started cluster of its own, which the test may stop and start; removed after. ``durable`` keeps
+    PostgreSQL's default ``fsync=on`` (the tests turn it off: they need speed, not durability)."""
+    running = Cluster(durable)
     try:
-        yield f"postgresql+psycopg://{owner}@127.0.0.1:{port}/postgres"
+        running.start()
+        yield running
     finally:
-        subprocess.run(
-            [*run, str(BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], capture_output=True
-        )
-        shutil.rmtree(directory, ignore_errors=True)
+        running.remove()
 
 
 def fresh_database(admin_url: str) -> str:

@@ -12,6 +12,7 @@ import pytest
 from benchmarks import accuracy, footprint, history, pipeline, startup
 from benchmarks.clients import PROTOCOLS, Protocol, Request
 from benchmarks.common import Stat
+from tests.postgres import needs_postgres
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -62,6 +63,15 @@ def test_history_on_500_runs() -> None:
     timings, size_mib, _ = history.measure(runs=500, iterations=10, repeats=10)
     assert timings["list page of 50 (CLI / API default)"].median < 500
     assert timings["list page of 200 (UI history panel)"].median < 500
+    assert timings["compare 10 runs by 8-char prefix (CLI)"].median < 500
+    assert timings["store one iteration (commit)"].median < 50
+    assert 0 < size_mib < 200
+
+
+@needs_postgres()
+def test_history_on_postgresql_on_500_runs() -> None:
+    timings, size_mib, _ = history.measure(runs=500, iterations=10, repeats=10, kind="postgresql")
+    assert timings["list page of 50 + count (API /history)"].median < 500
     assert timings["compare 10 runs by 8-char prefix (CLI)"].median < 500
     assert timings["store one iteration (commit)"].median < 50
     assert 0 < size_mib < 200

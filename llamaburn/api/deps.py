@@ -63,8 +63,13 @@ async def open_backend(
 
 async def stored(service: RunService, run_id: str) -> RunRecord:
     """A stored run by id or unique prefix; 404 when there is none."""
+    return (await stored_runs(service, [run_id]))[0]
+
+
+async def stored_runs(service: RunService, run_ids: list[str]) -> list[RunRecord]:
+    """Stored runs by id or unique prefix, in one session; 404 when one is not there."""
     try:
-        return await asyncio.to_thread(service.store.get_run, run_id)
+        return await asyncio.to_thread(service.store.get_runs, run_ids)
     except ConfigError as exc:
         raise HTTPException(404, str(exc)) from None
 

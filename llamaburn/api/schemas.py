@@ -83,6 +83,7 @@ class RunOut(BaseModel):
     modality: str
     backend: str
     model: str
+    host: str | None = Field(None, description="The machine that measured it; None for a run that never said.")
     status: str
     error: str | None = None
     config: dict[str, Any]

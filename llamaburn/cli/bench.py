@@ -21,6 +21,9 @@ from llamaburn.engine.registry import Registry, load_registry
 from llamaburn.errors import ConfigError
 from llamaburn.service.request import RunRequest
 
+if typing.TYPE_CHECKING:
+    from llamaburn.storage.recorder import Recorder
+
 EXIT_CANCELLED = 130
 
 
@@ -127,6 +130,19 @@ def bench(args: argparse.Namespace) -> int:
     return asyncio.run(_run(args, args.registry, request))
 
 
+def unstored(recorder: Recorder) -> str:
+    """The one line that says where a run the history database did not take is, and how to store it."""
+    if recorder.unsaved is not None:
+        return (
+            f"the history database did not take the run ({recorder.error}); it is saved in {recorder.unsaved}: "
+            f"store it with `llamaburn import {recorder.unsaved}` once the database answers"
+        )
+    return (
+        f"the run was measured but not stored ({recorder.error}), and no file took it ({recorder.spool.error}); "
+        "its iterations are in `--json`'s output only"
+    )
+
+
 async def _run(args: argparse.Namespace, registry: Registry, request: RunRequest) -> int:
     from llamaburn.cli.report import show_progress, summary_table
     from llamaburn.modelinfo.service import ModelInfoService
@@ -174,6 +190,7 @@ async def _run(args: argparse.Namespace, registry: Registry, request: RunRequest
                 "iterations": run.iterations,
                 "system": prepared.system,
                 "model_info": prepared.model_info,
+                "unsaved": str(recorder.unsaved) if recorder and recorder.unsaved else None,
             }
         )
     else:
@@ -182,7 +199,7 @@ async def _run(args: argparse.Namespace, registry: Registry, request: RunRequest
         if run.summary:
             print(summary_table(run.summary))
     if recorder is not None and recorder.error:
-        print(f"llamaburn: error: the run was measured but not fully stored: {recorder.error}", file=sys.stderr)
+        print(f"llamaburn: error: {unstored(recorder)}", file=sys.stderr)
         return 1
     if run.status == "failed":
         print(f"llamaburn: error: {run.error}", file=sys.stderr)

@@ -42,6 +42,8 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="list stored runs, newest first")
     history.add_argument("--limit", type=int, default=50)
     history.add_argument("--offset", type=int, default=0)
+    history.add_argument("--host", help="only the runs measured on this host (as `history --by-host` names it)")
+    history.add_argument("--by-host", action="store_true", help="one line per host: its run count and latest run")
     history.add_argument("--json", action="store_true")
 
     compare = commands.add_parser("compare", help="compare two or more stored runs")

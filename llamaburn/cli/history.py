@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llamaburn.cli.commands import print_json
+
+if TYPE_CHECKING:
+    from llamaburn.storage.store import Store
 
 
 def history(args: argparse.Namespace) -> int:
@@ -15,7 +18,10 @@ def history(args: argparse.Namespace) -> int:
     from llamaburn.engine.registry import load_registry
     from llamaburn.storage.store import Store
 
-    runs = Store().list_runs(limit=args.limit, offset=args.offset)
+    store = Store()
+    if args.by_host:
+        return _hosts(store, args.json)
+    runs = store.list_runs(limit=args.limit, offset=args.offset, host=args.host)
     if args.json:
         print_json([run.model_dump(mode="json") for run in runs])
         return 0
@@ -32,11 +38,12 @@ def history(args: argparse.Namespace) -> int:
 
     print(
         table(
-            ["id", "date (UTC)", "modality", "backend", "model", "status", "metric", "mean"],
+            ["id", "date (UTC)", "host", "modality", "backend", "model", "status", "metric", "mean"],
             [
                 [
                     run.id[:8],
                     run.created_at.strftime("%Y-%m-%d %H:%M"),
+                    run.host or "-",
                     run.modality,
                     run.backend,
                     run.model,
@@ -50,6 +57,19 @@ def history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _hosts(store: Store, as_json: bool) -> int:
+    """``history --by-host``: one line per host, with its run count and its latest run."""
+    from llamaburn.cli.report import table
+
+    hosts = store.hosts()
+    if as_json:
+        print_json([{"host": h.host, "runs": h.runs, "latest": h.latest.isoformat()} for h in hosts])
+        return 0
+    lines = [[h.host or "-", h.runs, f"{h.latest:%Y-%m-%d %H:%M}"] for h in hosts]
+    print(table(["host", "runs", "latest (UTC)"], lines))
+    return 0
+
+
 def compare(args: argparse.Namespace) -> int:
     from llamaburn.cli.report import table
     from llamaburn.engine.format import titled
@@ -57,8 +77,7 @@ def compare(args: argparse.Namespace) -> int:
     from llamaburn.service.compare import compare, metric_set
     from llamaburn.storage.store import Store
 
-    store = Store()
-    runs = [store.get_run(run_id) for run_id in args.run_ids]
+    runs = Store().get_runs(args.run_ids)
     comparison = compare(runs, metric_set(load_registry().modalities, runs))
     if args.json:
         print_json(comparison.model_dump(mode="json"))
@@ -66,7 +85,7 @@ def compare(args: argparse.Namespace) -> int:
     headers = [
         "metric",
         "better",
-        *(f"{c.model} ({c.id[:8]})" for c in comparison.runs),
+        *(c.label for c in comparison.runs),
         *(f"diff {c.id[:8]}" for c in comparison.runs[1:]),
         "winner",
     ]

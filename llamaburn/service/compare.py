@@ -68,7 +68,11 @@ def metric_set(modalities: Mapping[str, Modality], runs: Iterable[RunRecord]) ->
 
 class RunColumn(BaseModel):
     id: str
+    label: str
+    """How every face names the run: ``model (id8)``, or ``model @ host (id8)`` when the runs compared
+    come from more than one host, so the same sweep on several machines reads apart in one table."""
     model: str
+    host: str | None = None
     backend: str
     modality: str
     created_at: str
@@ -138,10 +142,14 @@ def compare(runs: list[RunRecord], metrics: Sequence[Metric]) -> Comparison:
                 diff_pct=[None, *(_diff_pct(values[0], value) for value in values[1:])],
             )
         )
+    several_hosts = len({run.host for run in runs}) > 1
     columns = [
         RunColumn(
             id=run.id,
+            label=f"{run.model} @ {run.host or 'unknown host'} ({run.id[:8]})" if several_hosts
+            else f"{run.model} ({run.id[:8]})",
             model=run.model,
+            host=run.host,
             backend=run.backend,
             modality=run.modality,
             created_at=run.created_at.isoformat(),

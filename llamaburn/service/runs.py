@@ -124,6 +124,10 @@ class RunService:
             await run.execute()
             if recorder is not None:
                 await recorder.task
+                if recorder.error:
+                    log.error("run %s was not stored: %s; %s", run.id, recorder.error,
+                              f"it is saved in {recorder.unsaved}: `llamaburn import` it once the database answers"
+                              if recorder.unsaved else "no file took it either")
         except Exception as exc:  # the run must end in a terminal event whatever broke around it
             log.exception("run %s could not run", run.id)
             if not run.done.is_set():

@@ -1,4 +1,5 @@
-"""Where LlamaBurn keeps its files: the history database, uploads and the servers' run locks."""
+"""Where LlamaBurn keeps its files: the history database, uploads, the servers' run locks, and the runs the
+database did not take (``unsaved/``)."""
 
 from __future__ import annotations
 

@@ -20,8 +20,7 @@ from llamaburn.service.runs import RunService
 
 
 def run_name(comparison: Comparison, index: int) -> str:
-    run = comparison.runs[index]
-    return f"{run.model} ({run.id[:8]})"
+    return comparison.runs[index].label
 
 
 def chart_groups(comparison: Comparison, metrics: Sequence[Metric]) -> list[tuple[str, list[ComparisonRow]]]:
@@ -73,7 +72,7 @@ class ComparisonPanel:
 
     def show(self, run_ids: list[str]) -> None:
         try:
-            runs = [self.service.store.get_run(run_id) for run_id in run_ids]
+            runs = self.service.store.get_runs(run_ids)
             metrics = metric_set(self.service.registry.modalities, runs)
             comparison = compare(runs, metrics)
         except LlamaBurnError as exc:

@@ -1,4 +1,5 @@
-"""The history panel: every stored run, newest first, with its headline metric, and delete, clear and compare."""
+"""The history panel: every stored run, newest first, with its host and headline metric, a host filter (a
+fleet shares one database), and delete, clear and compare."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from llamaburn.service.runs import RunService
 from llamaburn.storage.store import RunRecord
 
 PAGE_SIZE = 200
+ALL_HOSTS = ""  # the filter's "every host" choice: no host is named ""
 COLUMNS: list[dict[str, Any]] = [
     {"name": "model", "label": "Model", "field": "model", "align": "left", "sortable": True},
     {"name": "metric", "label": "Metric", "field": "metric", "align": "left"},
     {"name": "value", "label": "Value", "field": "value", "sortable": True},
     {"name": "date", "label": "Date", "field": "date", "align": "left"},
+    {"name": "host", "label": "Host", "field": "host", "align": "left", "sortable": True},
     {"name": "modality", "label": "Type", "field": "modality", "align": "left"},
     {"name": "backend", "label": "Backend", "field": "backend", "align": "left"},
     {"name": "status", "label": "Status", "field": "status", "align": "left"},
@@ -32,6 +35,10 @@ class HistoryPanel:
             with ui.row().classes("w-full items-center"):
                 ui.label("History").classes("text-lg font-medium")
                 ui.space()
+                self.host_filter = ui.select(
+                    {ALL_HOSTS: "All hosts"}, value=ALL_HOSTS, label="Host", on_change=self.refresh
+                )
+                self.host_filter.classes("min-w-[10rem]").mark("history-host")
                 self.delete_button = ui.button("Delete", icon="delete", on_click=self.delete_selected)
                 self.delete_button.props("flat").mark("history-delete")
                 ui.button("Clear", icon="clear_all", on_click=self.confirm_clear).props("flat").mark("history-clear")
@@ -64,17 +71,22 @@ class HistoryPanel:
         self.delete_button.set_enabled(count >= 1)
 
     def refresh(self) -> None:
+        store = self.service.store
         try:
-            runs = self.service.store.list_runs(limit=PAGE_SIZE)
+            hosts = [summary.host for summary in store.hosts() if summary.host is not None]
+            chosen = self.host_filter.value if self.host_filter.value in hosts else ALL_HOSTS
+            runs = store.list_runs(limit=PAGE_SIZE, host=chosen or None)
         except LlamaBurnError as exc:
             ui.notify(str(exc), type="negative")
             return
+        self.host_filter.set_options({ALL_HOSTS: "All hosts", **{host: host for host in hosts}}, value=chosen)
         self.table.rows = [
             {
                 "id": run.id,
                 "model": run.model,
                 **self._headline(run),
                 "date": when(run.created_at),
+                "host": run.host or "-",
                 "modality": run.modality,
                 "backend": run.backend,
                 "status": run.status,

@@ -42,16 +42,17 @@ async def test_cancel_mid_run_ends_the_stream_and_keeps_completed_iterations(
 async def test_a_busy_backend_answers_409_and_a_queued_run_starts_after_it(
     live: httpx.AsyncClient, fake: FakeServer
 ) -> None:
-    fake.script = Script(tokens=5, tokens_per_s=100)
-    first = await start(live, run_body(fake, prompt="first", iterations=1000, warmup=0))
-    busy = await live.post("/api/benchmark", json=run_body(fake, prompt="second"))
+    fake.script = Script(tokens=5, tokens_per_s=100)  # warm: the prompts reach the server as sent, no nonce line
+    first = await start(live, run_body(fake, cache_mode="warm", prompt="first", iterations=1000, warmup=0))
+    busy = await live.post("/api/benchmark", json=run_body(fake, cache_mode="warm", prompt="second"))
     assert busy.status_code == 409
     assert busy.json()["run_id"] == first and first in busy.json()["detail"]
 
-    queued = await live.post("/api/benchmark", json=run_body(fake, prompt="second", warmup=0, queue=True))
+    queued_body = run_body(fake, cache_mode="warm", prompt="second", warmup=0, queue=True)
+    queued = await live.post("/api/benchmark", json=queued_body)
     assert queued.status_code == 202 and queued.json()["queued"] is True
     second = queued.json()["run_id"]
-    jumped = await live.post("/api/benchmark", json=run_body(fake, prompt="third"))
+    jumped = await live.post("/api/benchmark", json=run_body(fake, cache_mode="warm", prompt="third"))
     assert jumped.status_code == 409  # no jumping the line
     assert (await live.post(f"/api/benchmark/{first}/cancel")).status_code == 202
 

@@ -30,7 +30,7 @@ def text_modality() -> Modality:
     return load_registry().modality("text")
 
 
-INPUT_FIELDS = ("iterations", "warmup", "prompts", "temperature", "max_tokens", "seed")
+INPUT_FIELDS = ("iterations", "warmup", "prompts", "temperature", "max_tokens", "seed", "cache_mode")
 INPUT_VALUES = (
     JSON_VALUES
     | st.integers()

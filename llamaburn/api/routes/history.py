@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import HTTPException, Query, Response
 
-from llamaburn.api.deps import Service, stored
+from llamaburn.api.deps import Service, stored, stored_runs
 from llamaburn.api.errors import engine_errors, invalid, responses
 from llamaburn.api.routes import router
 from llamaburn.api.schemas import (
@@ -32,12 +32,13 @@ async def list_history(
     service: Service,
     limit: Annotated[int, Query(ge=1, le=500, description="Runs per page.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Runs to skip.")] = 0,
+    host: Annotated[str | None, Query(max_length=255, description="Only the runs of this host.")] = None,
 ) -> HistoryPage:
-    """Stored runs, newest first, a page at a time, with the total count."""
+    """Stored runs, newest first, a page at a time, with the total count (of ``host``'s runs, if given)."""
     store = service.store
     with engine_errors():
-        runs = await asyncio.to_thread(store.list_runs, limit, offset)
-        total = await asyncio.to_thread(store.count_runs)
+        runs = await asyncio.to_thread(store.list_runs, limit, offset, host)
+        total = await asyncio.to_thread(store.count_runs, host)
     return HistoryPage(
         total=total, limit=limit, offset=offset, runs=[RunOut.model_validate(run, from_attributes=True) for run in runs]
     )
@@ -87,5 +88,5 @@ async def compare_runs(
     if not 2 <= len(wanted) <= MAX_COMPARED:
         raise invalid("query", "ids", f"give 2 to {MAX_COMPARED} comma-separated run ids, got {len(wanted)}")
     with engine_errors():
-        runs = [await stored(service, run_id) for run_id in wanted]
+        runs = await stored_runs(service, wanted)
     return compare(runs, metric_set(service.registry.modalities, runs))
