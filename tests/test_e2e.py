@@ -75,7 +75,7 @@ def test_benchmark_live_history_and_comparison_in_a_browser(app_url: str, page: 
 
     run(page, 3)
     expect(page.get_by_text("Iteration 2/3", exact=True)).to_be_visible(timeout=15_000)
-    live = page.locator(".whitespace-pre-wrap")
+    live = page.locator(".whitespace-pre-wrap:visible")  # the answer; the thinking label stays hidden here
     expect(live).to_contain_text("t0 t1 t2")  # continuous text, not one token per line
     screenshot(page, "live-run")
     expect(page.get_by_text("Complete", exact=True)).to_be_visible(timeout=20_000)

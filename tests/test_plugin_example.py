@@ -149,7 +149,8 @@ def test_its_tab_renders_its_form_and_runs_live_in_the_app(app_url: str) -> None
             form.get_by_label("Warmup").fill("0")
             page.get_by_role("button", name="Run").click()  # the one Run button runs the selected tab
             expect(page.get_by_text("Complete", exact=True)).to_be_visible(timeout=20_000)
-            expect(page.locator(".whitespace-pre-wrap")).to_contain_text("batch 1/1: 8 x 8-d vectors, 84 tokens in")
+            live = page.locator(".whitespace-pre-wrap:visible")  # the answer; the thinking label stays hidden
+            expect(live).to_contain_text("batch 1/1: 8 x 8-d vectors, 84 tokens in")
             # Results, live table and history show the plugin's declared metrics, not text's.
             for card in ("Avg Embeddings/s", "Avg Input TPS", "Avg Batch latency p95"):
                 expect(page.get_by_text(card, exact=True)).to_be_visible()
