@@ -32,9 +32,10 @@ def iteration_value(value: Any, metric: Metric) -> str:
 
 
 def metric_line(values: dict[str, Any], metrics: Sequence[Metric]) -> str:
-    """The headline metrics of one iteration, by their labels: ``TPS 45.2 tok/s | TTFT 89.0 ms``."""
+    """The headline metrics of one iteration, by their labels: ``TPS 45.2 tok/s | TTFT 89.0 ms``, and a
+    pass/fail metric by its outcome word (``Syntax validity invalid``), as the iteration table shows it."""
     return " | ".join(
-        f"{metric.label} {number(values[metric.name], metric.unit)}"
+        f"{metric.label} {iteration_value(values[metric.name], metric)}"
         for metric in metrics[:HEADLINE]
         if is_number(values.get(metric.name))
     )
