@@ -6,51 +6,17 @@ modality compare by that plugin's metrics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from nicegui import ui
 
 from llamaburn.engine.format import number, titled, when
-from llamaburn.engine.metrics import Metric
-from llamaburn.engine.modality import HEADLINE
 from llamaburn.errors import LlamaBurnError
-from llamaburn.service.compare import Comparison, ComparisonRow, compare, metric_set
+from llamaburn.service.charts import bar_chart, chart_groups
+from llamaburn.service.compare import Comparison, compare, metric_set
 from llamaburn.service.runs import RunService
 
 
 def run_name(comparison: Comparison, index: int) -> str:
     return comparison.runs[index].label
-
-
-def chart_groups(comparison: Comparison, metrics: Sequence[Metric]) -> list[tuple[str, list[ComparisonRow]]]:
-    """The rows of the headline metrics, one chart per unit (bars in one chart share an axis), with a title
-    naming what it shows: 'TTFT, ITL p50, Total time (ms)'."""
-    headline = {metric.name for metric in metrics[:HEADLINE]}
-    groups: dict[str, list[ComparisonRow]] = {}
-    for row in comparison.rows:
-        if row.metric in headline:
-            groups.setdefault(row.unit, []).append(row)
-    titled_groups = []
-    for unit, rows in groups.items():
-        labels = ", ".join(dict.fromkeys(m.label for m in metrics if m.name in {row.metric for row in rows}))
-        titled_groups.append((f"{labels} ({unit})" if unit else labels, rows))
-    return titled_groups
-
-
-def bar_chart(comparison: Comparison, title: str, rows: list[ComparisonRow]) -> dict[str, Any]:
-    return {
-        "title": {"text": title, "textStyle": {"fontSize": 14}},
-        "tooltip": {"trigger": "axis"},
-        "legend": {"top": 24},
-        "grid": {"top": 64},
-        "xAxis": {"type": "category", "data": [row.label for row in rows]},
-        "yAxis": {"type": "value"},
-        "series": [
-            {"name": run_name(comparison, i), "type": "bar", "data": [row.values[i] for row in rows]}
-            for i in range(len(comparison.runs))
-        ],
-    }
 
 
 class ComparisonPanel:

@@ -13,32 +13,7 @@ from nicegui import ui
 from llamaburn.engine.format import number
 from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import HEADLINE
-
-
-def iteration_chart(metrics: Sequence[Metric], iterations: list[dict[str, Any]]) -> dict[str, Any]:
-    """The first metric as bars on the left axis, the second (if any) as a line on the right one."""
-    shown = metrics[:2]
-    return {
-        "tooltip": {"trigger": "axis"},
-        "legend": {"data": [metric.label for metric in shown], "top": 0},
-        "xAxis": {
-            "type": "category",
-            "name": "iteration",
-            "nameLocation": "middle",
-            "nameGap": 28,
-            "data": [str(i + 1) for i in range(len(iterations))],
-        },
-        "yAxis": [{"type": "value", "name": metric.unit} for metric in shown] or [{"type": "value"}],
-        "series": [
-            {
-                "name": metric.label,
-                "type": "bar" if axis == 0 else "line",
-                "yAxisIndex": axis,
-                "data": [values.get(metric.name) for values in iterations],
-            }
-            for axis, metric in enumerate(shown)
-        ],
-    }
+from llamaburn.service.charts import iteration_chart
 
 
 class ResultsPanel:
