@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from llamaburn.report import Format
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 
@@ -16,7 +20,7 @@ def report(args: argparse.Namespace) -> int:
     from llamaburn.storage.store import Store
 
     output = args.output
-    fmt = args.format or ("md" if output is not None and output.suffix.lower() in MARKDOWN_SUFFIXES else "html")
+    fmt: Format = args.format or ("md" if output is not None and output.suffix.lower() in MARKDOWN_SUFFIXES else "html")
     document = build_report(Store(), load_registry().modalities, args.run_ids)
     text = render(document, fmt)
     if output is None:
