@@ -1,4 +1,4 @@
-"""The comparison panel: the engine's comparison table, grouped bar charts, and a model's trend.
+"""The comparison panel: the engine's comparison table, grouped bar charts, a model's trend, and its report.
 
 Rows, charts and trend metrics all come from the compared runs' declared metric sets, so runs of a plugin's
 modality compare by that plugin's metrics.
@@ -13,6 +13,7 @@ from llamaburn.errors import LlamaBurnError
 from llamaburn.service.charts import bar_chart, chart_groups
 from llamaburn.service.compare import Comparison, compare, metric_set
 from llamaburn.service.runs import RunService
+from llamaburn.ui.report import ReportButtons
 
 
 def run_name(comparison: Comparison, index: int) -> str:
@@ -22,8 +23,12 @@ def run_name(comparison: Comparison, index: int) -> str:
 class ComparisonPanel:
     def __init__(self, service: RunService) -> None:
         self.service = service
+        self.run_ids: list[str] = []
         with ui.card().classes("w-full") as self.card:
-            self.title = ui.label("Comparison").classes("text-lg font-medium").mark("comparison-title")
+            with ui.row().classes("w-full items-center"):
+                self.title = ui.label("Comparison").classes("text-lg font-medium").mark("comparison-title")
+                ui.space()
+                ReportButtons(service, lambda: self.run_ids, "comparison")
             self.table = ui.column().classes("w-full").mark("comparison-table")
             self.charts = ui.grid(columns=2).classes("w-full").mark("comparison-charts")
             with ui.row().classes("items-center gap-4"):
@@ -44,6 +49,7 @@ class ComparisonPanel:
         except LlamaBurnError as exc:
             ui.notify(str(exc), type="warning")
             return
+        self.run_ids = [run.id for run in comparison.runs]
         self.title.set_text("Comparison: " + " vs ".join(run.model for run in comparison.runs))
         self._table(comparison)
         self.charts.clear()
