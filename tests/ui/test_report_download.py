@@ -1,4 +1,4 @@
-""""Download report" on the page: for the runs selected in history (one run, or several with their
+""""Download report" on the page: for a finished run, for the runs selected in history (one, or several with their
 comparison) and for a comparison shown, the bytes ``llamaburn.report`` renders, handed over by ui.download."""
 
 from __future__ import annotations
@@ -49,3 +49,14 @@ async def test_a_comparison_downloads_its_report(page: Page) -> None:
     page.user.find(marker="comparison-report").click()
     html = (await page.user.download.next(timeout=10)).text
     assert 'id="comparison-table"' in html and "globalThis.echarts = " in html
+
+
+async def test_a_finished_run_downloads_its_report(page: Page) -> None:
+    run = await page.run()
+    await until(lambda: page.service.store.get_run(run.id).status == "completed")
+    page.user.find(marker="results-report-md").click()
+    markdown = (await page.user.download.next(timeout=10)).text
+    assert f"- Run: `{run.id}`" in markdown and "- Status: completed" in markdown
+    page.user.find(marker="results-report").click()
+    html = (await page.user.download.next(timeout=10)).text
+    assert f"<code>{run.id}</code>" in html and 'id="chart-run-0"' in html
