@@ -14,7 +14,7 @@ import pytest
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError
 from llamaburn.report import build_report, filename, render
-from llamaburn.report.echarts import echarts_script
+from llamaburn.report.echarts import EChartsNotFound, echarts_script
 from llamaburn.storage.store import Store
 from tests.reports import FAST, SLOW, store_runs
 
@@ -105,3 +105,21 @@ def test_the_wheel_ships_the_templates(tmp_path: Path) -> None:
     [wheel] = tmp_path.glob("llamaburn-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert {"llamaburn/report/templates/report.html.j2", "llamaburn/report/templates/report.md.j2"} <= set(names)
+
+
+def test_echarts_comes_from_nicegui_and_a_changed_bundle_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = echarts_script()
+    assert script.rstrip().endswith(";") and "globalThis.echarts = " in script
+    assert "\nexport{" not in script and not re.search(r"export\s*\{[^}]*\}\s*;?\s*$", script)
+    dist = tmp_path / "elements" / "echart" / "dist"
+    dist.mkdir(parents=True)
+    (dist / "index.js").write_text('export * from "./somewhere-else.js";')
+    monkeypatch.setattr("llamaburn.report.echarts.nicegui_dir", lambda: tmp_path)
+    echarts_script.cache_clear()
+    try:
+        with pytest.raises(EChartsNotFound, match="does not re-export echarts"):
+            echarts_script()
+    finally:
+        echarts_script.cache_clear()
