@@ -29,7 +29,7 @@ from typing import Any
 from benchmarks.clients import PROTOCOLS, Protocol, Request, backend_for, llamaburn_run, temp_store, text_modality
 from benchmarks.common import Row, Stat
 from benchmarks.servers import MODEL, ROOT, blast_server, fake_server
-from llamaburn.cli.report import show_progress
+from llamaburn.cli.terminal import show_progress
 from llamaburn.engine.bus import Subscription
 from llamaburn.engine.events import TERMINAL_TYPES, IterationStart, Token, Warmup
 from llamaburn.engine.metrics import percentile

@@ -144,7 +144,7 @@ def unstored(recorder: Recorder) -> str:
 
 
 async def _run(args: argparse.Namespace, registry: Registry, request: RunRequest) -> int:
-    from llamaburn.cli.report import show_progress, summary_table
+    from llamaburn.cli.terminal import show_progress, summary_table
     from llamaburn.modelinfo.service import ModelInfoService
     from llamaburn.service.assembly import BackendPool, plan, prepare_run
     from llamaburn.storage.store import Store

@@ -50,6 +50,13 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
     compare.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids (or unique prefixes)")
     compare.add_argument("--json", action="store_true")
 
+    report = commands.add_parser("report", help="write a shareable report of stored runs (HTML, or Markdown)")
+    report.add_argument("run_ids", nargs="+", metavar="RUN_ID", help="run ids (or unique prefixes)")
+    report.add_argument("-o", "--output", type=Path, metavar="FILE", help="the file to write (default: stdout)")
+    report.add_argument(
+        "--format", choices=("html", "md"), help="html (one self-contained file) or md (default: md for a .md FILE)"
+    )
+
     export = commands.add_parser("export", help="write all stored runs to stdout")
     export.add_argument("--format", choices=("json", "csv"), default="json")
 
@@ -101,6 +108,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from llamaburn.cli import models
 
         return models.models if command == "models" else models.plugins
+    if command == "report":
+        from llamaburn.cli import report
+
+        return report.report
     from llamaburn.cli import history
 
     return {

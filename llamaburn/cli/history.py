@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 
 def history(args: argparse.Namespace) -> int:
-    from llamaburn.cli.report import table
+    from llamaburn.cli.terminal import table
     from llamaburn.engine.format import titled
     from llamaburn.engine.registry import load_registry
     from llamaburn.storage.store import Store
@@ -59,7 +59,7 @@ def history(args: argparse.Namespace) -> int:
 
 def _hosts(store: Store, as_json: bool) -> int:
     """``history --by-host``: one line per host, with its run count and its latest run."""
-    from llamaburn.cli.report import table
+    from llamaburn.cli.terminal import table
 
     hosts = store.hosts()
     if as_json:
@@ -71,7 +71,7 @@ def _hosts(store: Store, as_json: bool) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from llamaburn.cli.report import table
+    from llamaburn.cli.terminal import table
     from llamaburn.engine.format import titled
     from llamaburn.engine.registry import load_registry
     from llamaburn.service.compare import compare, metric_set

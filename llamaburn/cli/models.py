@@ -11,7 +11,7 @@ from llamaburn.cli.commands import print_json
 
 
 def models(args: argparse.Namespace) -> int:
-    from llamaburn.cli.report import table
+    from llamaburn.cli.terminal import table
     from llamaburn.engine.registry import load_registry
     from llamaburn.modelinfo.service import ModelInfoService
     from llamaburn.service.assembly import BackendPool
@@ -79,7 +79,7 @@ def models(args: argparse.Namespace) -> int:
 
 def _describe_gguf(path: Path, as_json: bool) -> int:
     from llamaburn.backends.gguf import GGUFError, read_gguf
-    from llamaburn.cli.report import table
+    from llamaburn.cli.terminal import table
     from llamaburn.errors import ConfigError
 
     try:
@@ -94,7 +94,7 @@ def _describe_gguf(path: Path, as_json: bool) -> int:
 
 
 def plugins(args: argparse.Namespace) -> int:
-    from llamaburn.cli.report import table
+    from llamaburn.cli.terminal import table
     from llamaburn.engine.registry import load_registry
 
     rows = load_registry().describe()

@@ -1,4 +1,4 @@
-"""The comparison panel: the engine's comparison table, grouped bar charts, and a model's trend.
+"""The comparison panel: the engine's comparison table, grouped bar charts, a model's trend, and its report.
 
 Rows, charts and trend metrics all come from the compared runs' declared metric sets, so runs of a plugin's
 modality compare by that plugin's metrics.
@@ -6,58 +6,29 @@ modality compare by that plugin's metrics.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 from nicegui import ui
 
 from llamaburn.engine.format import number, titled, when
-from llamaburn.engine.metrics import Metric
-from llamaburn.engine.modality import HEADLINE
 from llamaburn.errors import LlamaBurnError
-from llamaburn.service.compare import Comparison, ComparisonRow, compare, metric_set
+from llamaburn.service.charts import bar_chart, chart_groups
+from llamaburn.service.compare import Comparison, compare, metric_set
 from llamaburn.service.runs import RunService
+from llamaburn.ui.report import ReportButtons
 
 
 def run_name(comparison: Comparison, index: int) -> str:
     return comparison.runs[index].label
 
 
-def chart_groups(comparison: Comparison, metrics: Sequence[Metric]) -> list[tuple[str, list[ComparisonRow]]]:
-    """The rows of the headline metrics, one chart per unit (bars in one chart share an axis), with a title
-    naming what it shows: 'TTFT, ITL p50, Total time (ms)'."""
-    headline = {metric.name for metric in metrics[:HEADLINE]}
-    groups: dict[str, list[ComparisonRow]] = {}
-    for row in comparison.rows:
-        if row.metric in headline:
-            groups.setdefault(row.unit, []).append(row)
-    titled_groups = []
-    for unit, rows in groups.items():
-        labels = ", ".join(dict.fromkeys(m.label for m in metrics if m.name in {row.metric for row in rows}))
-        titled_groups.append((f"{labels} ({unit})" if unit else labels, rows))
-    return titled_groups
-
-
-def bar_chart(comparison: Comparison, title: str, rows: list[ComparisonRow]) -> dict[str, Any]:
-    return {
-        "title": {"text": title, "textStyle": {"fontSize": 14}},
-        "tooltip": {"trigger": "axis"},
-        "legend": {"top": 24},
-        "grid": {"top": 64},
-        "xAxis": {"type": "category", "data": [row.label for row in rows]},
-        "yAxis": {"type": "value"},
-        "series": [
-            {"name": run_name(comparison, i), "type": "bar", "data": [row.values[i] for row in rows]}
-            for i in range(len(comparison.runs))
-        ],
-    }
-
-
 class ComparisonPanel:
     def __init__(self, service: RunService) -> None:
         self.service = service
+        self.run_ids: list[str] = []
         with ui.card().classes("w-full") as self.card:
-            self.title = ui.label("Comparison").classes("text-lg font-medium").mark("comparison-title")
+            with ui.row().classes("w-full items-center"):
+                self.title = ui.label("Comparison").classes("text-lg font-medium").mark("comparison-title")
+                ui.space()
+                ReportButtons(service, lambda: self.run_ids, "comparison")
             self.table = ui.column().classes("w-full").mark("comparison-table")
             self.charts = ui.grid(columns=2).classes("w-full").mark("comparison-charts")
             with ui.row().classes("items-center gap-4"):
@@ -78,6 +49,7 @@ class ComparisonPanel:
         except LlamaBurnError as exc:
             ui.notify(str(exc), type="warning")
             return
+        self.run_ids = [run.id for run in comparison.runs]
         self.title.set_text("Comparison: " + " vs ".join(run.model for run in comparison.runs))
         self._table(comparison)
         self.charts.clear()

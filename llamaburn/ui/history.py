@@ -1,5 +1,5 @@
 """The history panel: every stored run, newest first, with its host and headline metric, a host filter (a
-fleet shares one database), and delete, clear and compare."""
+fleet shares one database), and delete, clear, compare and the selected runs' report."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from llamaburn.engine.format import mean, titled, when
 from llamaburn.errors import LlamaBurnError
 from llamaburn.service.runs import RunService
 from llamaburn.storage.store import RunRecord
+from llamaburn.ui.report import ReportButtons
 
 PAGE_SIZE = 200
 ALL_HOSTS = ""  # the filter's "every host" choice: no host is named ""
@@ -55,6 +56,7 @@ class HistoryPanel:
                 "Compare Selected", icon="compare_arrows", on_click=lambda: self.on_compare(self.selected())
             )
             self.compare_button.mark("compare-button")
+            self.report_buttons = ReportButtons(service, self.selected, "history")
         with ui.dialog() as self.dialog, ui.card():
             ui.label("Delete every run in history? This cannot be undone.")
             with ui.row():
@@ -69,6 +71,7 @@ class HistoryPanel:
         count = len(self.table.selected)
         self.compare_button.set_enabled(count >= 2)
         self.delete_button.set_enabled(count >= 1)
+        self.report_buttons.set_enabled(count >= 1)
 
     def refresh(self) -> None:
         store = self.service.store

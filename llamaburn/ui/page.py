@@ -36,7 +36,7 @@ class MainPage:
             self.backend_bar = BackendBar(service, report=lambda message: self.live.log.push(message))
             self._type_selector()
             self.live = LivePanel(self._finished)
-            self.results = ResultsPanel()
+            self.results = ResultsPanel(service)
             self.history = HistoryPanel(service, lambda run_ids: self.comparison.show(run_ids))
             self.comparison = ComparisonPanel(service)
         self._update_buttons()
@@ -119,7 +119,7 @@ class MainPage:
     def _finished(self, run: Run) -> None:
         self._update_buttons()
         if run.iterations:
-            self.results.show(run.modality.metrics, run.summary, run.iterations)
+            self.results.show(run.id, run.modality.metrics, run.summary, run.iterations)
 
     def _mark_history_dirty(self) -> None:
         self._history_dirty = True

@@ -1,4 +1,5 @@
-"""A finished run's results: a card per headline metric and a chart of each iteration's first two metrics.
+"""A finished run's results: a card per headline metric, a chart of each iteration's first two metrics, and
+the run's report.
 
 Everything shown comes from the run's modality's declared metric set, so a plugin's run shows its own metrics.
 """
@@ -13,46 +14,32 @@ from nicegui import ui
 from llamaburn.engine.format import number
 from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import HEADLINE
-
-
-def iteration_chart(metrics: Sequence[Metric], iterations: list[dict[str, Any]]) -> dict[str, Any]:
-    """The first metric as bars on the left axis, the second (if any) as a line on the right one."""
-    shown = metrics[:2]
-    return {
-        "tooltip": {"trigger": "axis"},
-        "legend": {"data": [metric.label for metric in shown], "top": 0},
-        "xAxis": {
-            "type": "category",
-            "name": "iteration",
-            "nameLocation": "middle",
-            "nameGap": 28,
-            "data": [str(i + 1) for i in range(len(iterations))],
-        },
-        "yAxis": [{"type": "value", "name": metric.unit} for metric in shown] or [{"type": "value"}],
-        "series": [
-            {
-                "name": metric.label,
-                "type": "bar" if axis == 0 else "line",
-                "yAxisIndex": axis,
-                "data": [values.get(metric.name) for values in iterations],
-            }
-            for axis, metric in enumerate(shown)
-        ],
-    }
+from llamaburn.service.charts import iteration_chart
+from llamaburn.service.runs import RunService
+from llamaburn.ui.report import ReportButtons
 
 
 class ResultsPanel:
-    def __init__(self) -> None:
+    def __init__(self, service: RunService) -> None:
+        self.run_id: str | None = None
         with ui.card().classes("w-full") as self.card:
-            ui.label("Results").classes("text-lg font-medium")
+            with ui.row().classes("w-full items-center"):
+                ui.label("Results").classes("text-lg font-medium")
+                ui.space()
+                ReportButtons(service, lambda: [self.run_id] if self.run_id else [], "results")
             self.cards = ui.row().classes("w-full gap-4").mark("result-cards")
             self.chart = ui.echart(iteration_chart((), [])).classes("w-full h-64").mark("results-chart")
         self.card.set_visibility(False)
 
     def show(
-        self, metrics: Sequence[Metric], summary: dict[str, dict[str, float]], iterations: list[dict[str, Any]]
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        summary: dict[str, dict[str, float]],
+        iterations: list[dict[str, Any]],
     ) -> None:
         """Show a run's mean of each headline metric, and its iterations; ``metrics`` is its modality's set."""
+        self.run_id = run_id
         self.cards.clear()
         with self.cards:
             for metric in metrics[:HEADLINE]:
