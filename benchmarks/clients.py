@@ -126,6 +126,7 @@ async def llamaburn_run(
     inputs = {
         "iterations": iterations, "warmup": warmup, "prompts": [request.prompt], "max_tokens": request.max_tokens,
         "temperature": request.temperature, "seed": request.seed,
+        "cache_mode": "warm",  # the reference clients send the prompt as it is, so LlamaBurn must too: like for like
     }
     asked = RunRequest(inputs=inputs, backend=backend.name, url=backend.url, api_key=backend.api_key,
                        read_timeout=backend.read_timeout, model=request.model)
