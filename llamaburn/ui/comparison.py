@@ -15,7 +15,7 @@ from llamaburn.engine.format import number, titled, when
 from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import HEADLINE
 from llamaburn.errors import LlamaBurnError
-from llamaburn.service.compare import Comparison, ComparisonRow, compare, metric_set
+from llamaburn.service.compare import Comparison, ComparisonRow, compare, metric_set, samples
 from llamaburn.service.runs import RunService
 
 
@@ -74,7 +74,7 @@ class ComparisonPanel:
         try:
             runs = self.service.store.get_runs(run_ids)
             metrics = metric_set(self.service.registry.modalities, runs)
-            comparison = compare(runs, metrics)
+            comparison = compare(runs, metrics, samples(self.service.store, runs))
         except LlamaBurnError as exc:
             ui.notify(str(exc), type="warning")
             return
@@ -118,13 +118,27 @@ class ComparisonPanel:
                     ui.icon("arrow_upward" if row.direction == "higher" else "arrow_downward")
                     ui.label(row.direction).mark(f"direction-{row.key}")
                 for index, value in enumerate(row.values):
-                    cell = ui.label(number(value, row.unit, 2)).mark(f"cell-{row.key}-{index}")
-                    if index == row.winner:
-                        cell.classes("font-bold text-positive").mark(f"cell-{row.key}-{index}", f"winner-{row.key}")
+                    with ui.column().classes("gap-0"):
+                        cell = ui.label(number(value, row.unit, 2)).mark(f"cell-{row.key}-{index}")
+                        if index == row.winner:
+                            cell.classes("font-bold text-positive").mark(f"cell-{row.key}-{index}", f"winner-{row.key}")
+                        interval = row.intervals[index] if row.intervals else None
+                        if interval is not None and interval.low is not None and interval.high is not None:
+                            span = f"95% CI {number(interval.low, row.unit, 2)} to {number(interval.high, row.unit, 2)}"
+                            ui.label(span).classes("text-xs text-gray-500").mark(f"interval-{row.key}-{index}")
                 for index in others:
                     diff = row.diff_pct[index]
-                    ui.label("-" if diff is None else f"{diff:+.1f}%").mark(f"diff-{row.key}-{index}")
-                ui.label(run_name(comparison, row.winner) if row.winner is not None else "-")
+                    noise = bool(row.significant) and row.significant[index] is False
+                    text = "-" if diff is None else f"{diff:+.1f}%" + (" (within noise)" if noise else "")
+                    ui.label(text).mark(f"diff-{row.key}-{index}")
+                winner = "within noise" if row.within_noise else "-"
+                ui.label(run_name(comparison, row.winner) if row.winner is not None else winner).mark(
+                    f"winner-cell-{row.key}"
+                )
+        with self.table:
+            for index, run in enumerate(comparison.runs):
+                if run.warning:
+                    ui.label(f"{run.label}: {run.warning}").classes("text-warning").mark(f"run-warning-{index}")
 
     def draw_trend(self) -> None:
         model, metric = self.trend_model.value, self.trend_metric.value
