@@ -55,6 +55,10 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
 
     imported = commands.add_parser("import", help="add the runs of a JSON export (runs already here are skipped)")
     imported.add_argument("file", type=Path, metavar="FILE", help="what `llamaburn export --format json` wrote")
+
+    from llamaburn.cli import baseline  # light: what it needs loads when it runs
+
+    baseline.add_parser(commands)
     return parser
 
 
@@ -97,6 +101,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from llamaburn.cli import bench
 
         return bench.bench
+    if command == "baseline":
+        from llamaburn.cli import baseline
+
+        return baseline.baseline
     if command in ("models", "plugins"):
         from llamaburn.cli import models
 
