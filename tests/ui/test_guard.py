@@ -1,0 +1,48 @@
+"""The regression guard on the page: the comparison's intervals, "within noise" instead of a winner, a
+too-short run's warning, and "Set as Baseline" on a run."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from llamaburn.storage.baselines import Baselines
+from llamaburn.storage.store import IterationRecord, RunRecord, Store
+from tests.harness.moments import until
+from tests.harness.page import Page
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+STEADY = [101.2, 99.8, 100.5, 98.9, 100.1, 99.6, 100.9, 99.3]
+NOISY = [60.0, 140.0, 75.0, 120.0, 55.0, 135.0, 70.0, 110.0]
+
+
+def add(store: Store, run_id: str, tps: list[float], minutes: int) -> None:
+    summary = {"tps": {"mean": sum(tps) / len(tps), "min": min(tps), "max": max(tps)}}
+    store.create_run(RunRecord(id=run_id, created_at=T0 + timedelta(minutes=minutes), modality="text",
+                               backend="ollama", model=run_id, host="box", status="completed", summary=summary))
+    for index, value in enumerate(tps, 1):
+        store.add_iteration(IterationRecord(run_id=run_id, index=index, metrics={"tps": value}))
+
+
+async def test_a_lead_within_noise_names_no_winner_and_a_run_becomes_the_baseline(page: Page) -> None:
+    add(page.service.store, "steady-run", STEADY, 0)
+    add(page.service.store, "noisy-run", NOISY, 1)
+    with page.user:
+        page.main.history.refresh()
+    await until(lambda: len(page.element("history-table").rows) == 2)
+    rows = page.element("history-table").rows
+    table = page.user.find(marker="history-table")
+    table.trigger("selection", {"added": True, "rows": rows, "keys": [r["id"] for r in rows]})
+    assert not page.element("baseline-button").enabled  # a baseline is one run
+    page.user.find(marker="compare-button").click()
+    await page.user.should_see(marker="winner-cell-avg_tps")
+    assert page.text("winner-cell-avg_tps") == "within noise"
+    assert page.text("diff-avg_tps-1").endswith("(within noise)")
+    assert page.text("interval-avg_tps-0").startswith("95% CI ")
+    assert "cannot tell a 5% change in TPS: run at least" in page.text("run-warning-0")  # noisy-run, newest first
+
+    table.trigger("selection", {"added": False, "rows": rows[1:], "keys": [rows[1]["id"]]})
+    assert page.element("baseline-button").enabled
+    page.user.find(marker="baseline-button").click()
+    await page.user.should_see("Baseline of noisy-run on ollama at box")
+    [baseline] = Baselines(page.service.store).all()
+    assert baseline.run_id == rows[0]["id"] == "noisy-run"
