@@ -17,6 +17,7 @@ from llamaburn.engine.modality import HEADLINE
 from llamaburn.errors import LlamaBurnError
 from llamaburn.service.compare import Comparison, ComparisonRow, compare, metric_set, samples
 from llamaburn.service.runs import RunService
+from llamaburn.service.trend import ChangePoint, change_points
 
 
 def run_name(comparison: Comparison, index: int) -> str:
@@ -68,6 +69,7 @@ class ComparisonPanel:
                 self.trend_metric = ui.select({}, label="Metric", on_change=self.draw_trend).classes("min-w-[12rem]")
                 self.trend_metric.mark("trend-metric")
             self.trend = ui.echart({}).classes("w-full h-64").mark("trend-chart")
+            self.changes = ui.column().classes("gap-0 text-sm").mark("trend-changes")
         self.card.set_visibility(False)
 
     def show(self, run_ids: list[str]) -> None:
@@ -145,8 +147,10 @@ class ComparisonPanel:
         if model is None or metric is None:
             return
         title = self.trend_metric.options[metric]
-        runs = self.service.store.runs_of_model(model)
+        store = self.service.store
+        runs = store.runs_of_model(model)
         points = [[when(run.created_at), (run.summary.get(metric) or {}).get("mean")] for run in runs]
+        changes = change_points(runs, metric, samples(store, runs))
         self.trend.options.clear()
         self.trend.options.update(
             {
@@ -154,7 +158,30 @@ class ComparisonPanel:
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {"type": "category", "data": [p[0] for p in points]},
                 "yAxis": {"type": "value"},
-                "series": [{"name": title, "type": "line", "data": [p[1] for p in points]}],
+                "series": [
+                    {
+                        "name": title,
+                        "type": "line",
+                        "data": [p[1] for p in points],
+                        "markPoint": {"symbol": "pin", "data": [_pin(change, points) for change in changes]},
+                    }
+                ],
             }
         )
         self.trend.update()
+        self.changes.clear()
+        with self.changes:
+            for change in changes:
+                ui.label(_change_text(change, points)).mark(f"trend-change-{change.index}")
+
+
+def _pin(change: ChangePoint, points: list[list[Any]]) -> dict[str, Any]:
+    """The chart's marker on a change point: its move in percent, at the run's point."""
+    moved = "changed" if change.change_pct is None else f"{change.change_pct:+.0f}%"
+    return {"name": moved, "value": moved, "coord": [change.index, points[change.index][1]]}
+
+
+def _change_text(change: ChangePoint, points: list[list[Any]]) -> str:
+    moved = "" if change.change_pct is None else f" {change.change_pct:+.1f}%"
+    since = f"; {', '.join(change.changed)}" if change.changed else ""
+    return f"Change point {points[change.index][0]}:{moved} (p={change.p_value:.3g}){since}"

@@ -46,3 +46,23 @@ async def test_a_lead_within_noise_names_no_winner_and_a_run_becomes_the_baselin
     await page.user.should_see("Baseline of noisy-run on ollama at box")
     [baseline] = Baselines(page.service.store).all()
     assert baseline.run_id == rows[0]["id"] == "noisy-run"
+
+
+async def test_the_trend_marks_a_change_point_and_what_changed(page: Page) -> None:
+    store = page.service.store
+    history = [(STEADY, "0.12.3"), (STEADY, "0.12.3"), ([x * 0.8 for x in STEADY], "0.12.5")]
+    for index, (tps, version) in enumerate(history):
+        run_id = f"trend-run-{index}"
+        summary = {"tps": {"mean": sum(tps) / len(tps)}}
+        store.create_run(RunRecord(id=run_id, created_at=T0 + timedelta(minutes=index), modality="text",
+                                   backend="ollama", model="m", host="box", status="completed", summary=summary,
+                                   system={"backend_version": version, "hostname": "box"}))
+        for number, value in enumerate(tps, 1):
+            store.add_iteration(IterationRecord(run_id=run_id, index=number, metrics={"tps": value}))
+    with page.user:
+        page.main.comparison.show(["trend-run-0", "trend-run-2"])
+    await page.user.should_see(marker="trend-change-2")
+    change = page.text("trend-change-2")
+    assert "-20.0%" in change and "backend version 0.12.3 -> 0.12.5" in change
+    [series] = page.element("trend-chart").options["series"]
+    assert [pin["coord"][0] for pin in series["markPoint"]["data"]] == [2]
