@@ -100,3 +100,27 @@ def test_without_samples_the_comparison_is_the_summary_table() -> None:
     runs = [_stored(Store(), "a", BASE, 0), _stored(Store(), "b", NOISY, 1)]
     avg = compare(runs, TPS).rows[0]
     assert avg.winner == 0 and avg.intervals == [] and not avg.within_noise
+
+
+SKEWED = [10.0, 11.0, 10.0, 12.0, 10.0, 11.0, 10.0, 40.0, 10.0, 11.0, 12.0, 10.0]
+SKEWED_SLOWER = [13.0, 12.0, 14.0, 13.0, 12.0, 15.0, 13.0, 50.0, 13.0, 14.0, 12.0, 13.0]
+
+
+def test_a_skewed_run_is_resampled_as_scipy_does() -> None:
+    import numpy as np
+
+    found = estimate(SKEWED)
+    assert found is not None and found.method == "bootstrap"
+    expected = stats.bootstrap((np.asarray(SKEWED),), np.mean, confidence_level=0.95, method="BCa",
+                               n_resamples=9999, rng=np.random.default_rng(0)).confidence_interval
+    assert (found.low, found.high) == (pytest.approx(expected.low), pytest.approx(expected.high))
+    assert found.low is not None and found.low > min(SKEWED)  # not t's symmetric interval, which dips below
+    test = welch(SKEWED, SKEWED_SLOWER)
+    permuted = stats.permutation_test(
+        (np.asarray(SKEWED), np.asarray(SKEWED_SLOWER)),
+        lambda a, b, axis: np.mean(b, axis=axis) - np.mean(a, axis=axis),
+        vectorized=True, n_resamples=9999, rng=np.random.default_rng(0),
+    )
+    assert test.method == "permutation" and test.p_value == pytest.approx(permuted.pvalue)
+    short = estimate(SKEWED[:8])
+    assert short is not None and short.method == "t"  # too few to resample: Student's t stays

@@ -4,7 +4,11 @@ tell a 5 % change from noise.
 
 Everything goes through scipy, never a hand-rolled distribution: these numbers decide whether a CI job fails.
 A run's iterations are its samples. Welch's test is the one that does not assume the two runs share a
-variance, which runs on different servers or machines rarely do. docs/metrics.md gives the formulas.
+variance, which runs on different servers or machines rarely do. Its t distribution assumes a roughly
+normal mean; a skewed run (a few slow outliers: a model reload, a GC pause) breaks that, so a skewed sample
+of at least ``RESAMPLED_FROM`` iterations gets a BCa bootstrap interval and a permutation test instead.
+Below that, a bootstrap is less reliable than Student's t, which stays. The resampling is seeded, so the
+same runs always give the same answer. docs/metrics.md gives the formulas.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel
 from scipy import stats
 
@@ -23,6 +29,13 @@ DETECTABLE_CHANGE_PCT = 5.0
 """The change a run should be long enough to tell from noise."""
 POWER = 0.8
 """The chance of seeing a real ``DETECTABLE_CHANGE_PCT`` change that ``iterations_needed`` plans for."""
+SKEW_LIMIT = 1.0
+"""A sample whose skewness (adjusted Fisher-Pearson, scipy's ``skew(bias=False)``) exceeds this in size is
+skewed: its mean is not near-normal at a benchmark's sample sizes."""
+RESAMPLED_FROM = 10
+"""The fewest iterations a skewed sample is resampled from; below, Student's t and Welch's test stay."""
+RESAMPLES = 9999
+SEED = 0
 
 
 class Estimate(BaseModel):
@@ -37,6 +50,8 @@ class Estimate(BaseModel):
     low: float | None = None
     high: float | None = None
     cv_pct: float | None = None
+    method: Literal["t", "bootstrap"] = "t"
+    """``bootstrap``: a skewed sample's BCa bootstrap interval; ``t``: Student's t."""
 
 
 class Difference(BaseModel):
@@ -45,11 +60,24 @@ class Difference(BaseModel):
 
     p_value: float | None
     significant: bool
+    method: Literal["welch", "permutation"] = "welch"
+    """``permutation``: a permutation test of the difference in means, for a skewed sample."""
 
 
 def finite(values: Sequence[object]) -> list[float]:
     """The numbers among an iteration column's values; ``None``, text and non-finite values are not samples."""
     return [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)]
+
+
+def skewed(samples: Sequence[float]) -> bool:
+    """Whether ``samples`` are many enough and skewed enough to be resampled rather than trusted to t."""
+    if len(samples) < RESAMPLED_FROM or statistics.pvariance(samples) == 0:
+        return False
+    return bool(abs(stats.skew(samples, bias=False)) > SKEW_LIMIT)
+
+
+def _mean_difference(first: Any, other: Any, axis: int) -> Any:
+    return np.mean(other, axis=axis) - np.mean(first, axis=axis)
 
 
 def estimate(samples: Sequence[float]) -> Estimate | None:
@@ -64,12 +92,20 @@ def estimate(samples: Sequence[float]) -> Estimate | None:
     cv_pct = stdev / abs(mean) * 100 if mean != 0 else None
     if stdev == 0:
         return Estimate(n=n, mean=mean, low=mean, high=mean, cv_pct=cv_pct)
+    if skewed(samples):
+        interval = stats.bootstrap(
+            (np.asarray(samples),), np.mean, confidence_level=CONFIDENCE, method="BCa", n_resamples=RESAMPLES,
+            rng=np.random.default_rng(SEED),
+        ).confidence_interval
+        return Estimate(n=n, mean=mean, low=float(interval.low), high=float(interval.high), cv_pct=cv_pct,
+                        method="bootstrap")
     low, high = stats.t.interval(CONFIDENCE, n - 1, loc=mean, scale=stdev / math.sqrt(n))
     return Estimate(n=n, mean=mean, low=float(low), high=float(high), cv_pct=cv_pct)
 
 
 def welch(first: Sequence[float], other: Sequence[float], alpha: float = ALPHA) -> Difference:
-    """Whether ``other``'s mean differs from ``first``'s beyond noise (Welch's t-test, two-sided).
+    """Whether ``other``'s mean differs from ``first``'s beyond noise: Welch's t-test, two-sided, or a
+    permutation test of the difference in means when either sample is ``skewed``.
 
     Two runs without any spread (a fake server's exact clock, a pass rate of 100 every time) have no noise:
     they differ exactly when their means do, where scipy would answer NaN.
@@ -78,6 +114,12 @@ def welch(first: Sequence[float], other: Sequence[float], alpha: float = ALPHA) 
         return Difference(p_value=None, significant=False)
     if statistics.pvariance(first) == 0 and statistics.pvariance(other) == 0:
         p_value = 1.0 if statistics.fmean(first) == statistics.fmean(other) else 0.0
+    elif skewed(first) or skewed(other):
+        p_value = float(stats.permutation_test(
+            (np.asarray(first), np.asarray(other)), _mean_difference, vectorized=True, n_resamples=RESAMPLES,
+            rng=np.random.default_rng(SEED),
+        ).pvalue)
+        return Difference(p_value=p_value, significant=p_value < alpha, method="permutation")
     else:
         p_value = float(stats.ttest_ind(first, other, equal_var=False).pvalue)
     return Difference(p_value=p_value, significant=p_value < alpha)
