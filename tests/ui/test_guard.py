@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+from scipy import stats
+
 from llamaburn.storage.baselines import Baselines
 from llamaburn.storage.store import IterationRecord, RunRecord, Store
 from tests.harness.moments import until
@@ -39,6 +42,12 @@ async def test_a_lead_within_noise_names_no_winner_and_a_run_becomes_the_baselin
     assert page.text("diff-avg_tps-1").endswith("(within noise)")
     assert page.text("interval-avg_tps-0").startswith("95% CI ")
     assert "cannot tell a 5% change in TPS: run at least" in page.text("run-warning-0")  # noisy-run, newest first
+    bars = page.element("comparison-chart-0").options
+    errors = [series for series in bars["series"] if series["type"] == "custom"]
+    assert [series["data"][0][0] for series in errors] == [0, 0]  # each run's interval over its Avg TPS bar
+    assert errors[1]["data"][0][1:] == [pytest.approx(v) for v in stats.t.interval(
+        0.95, 7, loc=stats.tmean(STEADY), scale=stats.sem(STEADY))]
+    assert bars["legend"]["data"] == [series["name"] for series in bars["series"] if series["type"] == "bar"]
 
     table.trigger("selection", {"added": False, "rows": rows[1:], "keys": [rows[1]["id"]]})
     assert page.element("baseline-button").enabled
