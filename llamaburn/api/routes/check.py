@@ -29,7 +29,7 @@ class CheckBody(BaseModel):
     tag: str | None = Field(default=None, max_length=255, description="The baseline's tag; default: the newest.")
 
 
-@router.post("/check", response_model=CheckResult, responses=responses(404, 503))
+@router.post("/check", response_model=CheckResult, responses=responses(400, 404, 503))
 async def check_run(body: CheckBody, service: Service) -> CheckResult:
     """A stored run against its baseline (same host, backend, model and modality), metric by metric: a
     regression is worse than its threshold *and* significant by Welch's test; docs/metrics.md."""
