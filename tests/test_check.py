@@ -114,6 +114,12 @@ def test_a_missing_baseline_is_bad_input(capsys: pytest.CaptureFixture[str], ser
     code, out, err = check(capsys, server)
     assert code == 2 and out == ""
     assert_one_error_line(err, "no baseline for llama3.2:1b on ollama (text)", "llamaburn baseline set ")
+    assert any(request.path == "/api/chat" for request in server.requests)  # the run is stored, to be set
+    server.requests.clear()
+    code, _, err = check(capsys, server, "--model", "llama3.2:1b")
+    assert code == 2  # backend and model named: the key is known, so no run is wasted
+    assert_one_error_line(err, "no baseline for llama3.2:1b on ollama (text)", "llamaburn baseline set RUN_ID")
+    assert not any(request.path == "/api/chat" for request in server.requests)
 
 
 def test_bad_input_exits_2_before_measuring(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import platform
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,10 @@ def _check(args: argparse.Namespace) -> int:
     store = Store()
     if args.run is None:
         thresholds(args.max_regression, registry.modality(args.modality).metrics)  # refused before measuring
+        if args.backend and args.model:  # the key is known before measuring: a missing baseline costs no run
+            key = (platform.node(), args.backend, args.model, args.modality)
+            if Baselines(store).find_key(key, args.tag) is None:
+                raise ConfigError(_no_baseline(*key, args.tag, "RUN_ID"))
         run = _measured(args, registry, store)
     else:
         given = [f"--{name}" for name in RUN_OPTIONS if getattr(args, name) is not None]
@@ -73,11 +78,7 @@ def _check(args: argparse.Namespace) -> int:
     limits = thresholds(args.max_regression, modality.metrics)
     record = Baselines(store).find(run, args.tag)
     if record is None:
-        tag = f" tagged {args.tag!r}" if args.tag else ""
-        raise ConfigError(
-            f"no baseline{tag} for {run.model} on {run.backend} ({run.modality}) at {run.host or 'an unknown host'}: "
-            f"set one with `llamaburn baseline set {run.id[:8]}`"
-        )
+        raise ConfigError(_no_baseline(run.host or "", run.backend, run.model, run.modality, args.tag, run.id[:8]))
     baseline = store.get_run(record.run_id)
     result = check_run(run, baseline, record.tag, samples(store, [baseline, run]), modality.metrics, limits)
     if args.junit is not None:
@@ -87,6 +88,14 @@ def _check(args: argparse.Namespace) -> int:
     else:
         _print(result)
     return EXIT_CODES[result.outcome]
+
+
+def _no_baseline(host: str, backend: str, model: str, modality: str, tag: str | None, run: str) -> str:
+    tagged = f" tagged {tag!r}" if tag else ""
+    return (
+        f"no baseline{tagged} for {model} on {backend} ({modality}) at {host or 'an unknown host'}: "
+        f"set one with `llamaburn baseline set {run}`"
+    )
 
 
 def _measured(args: argparse.Namespace, registry: Registry, store: Store) -> RunRecord:

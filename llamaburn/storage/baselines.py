@@ -68,11 +68,15 @@ class Baselines:
 
     def find(self, run: RunRecord, tag: str | None = None) -> BaselineRecord | None:
         """The baseline ``run`` is checked against: its key's under ``tag``, or its newest without one."""
+        return self.find_key(key_of(run), tag)
+
+    def find_key(self, key: tuple[str, str, str, str], tag: str | None = None) -> BaselineRecord | None:
+        """The baseline of ``(host, backend, model, modality)``: before a run exists, ``check`` asks this."""
         with self.store._session() as session:
             query = (
                 select(BaselineRecord)
                 .join(RunRecord, col(RunRecord.id) == col(BaselineRecord.run_id))
-                .where(*self._matches(run, tag))
+                .where(*self._matches(key, tag))
                 .order_by(col(BaselineRecord.created_at).desc(), col(BaselineRecord.id).desc())
                 .limit(1)
             )
@@ -93,8 +97,8 @@ class Baselines:
             return len(doomed)
 
     @staticmethod
-    def _matches(run: RunRecord, tag: str | None) -> list[Any]:
-        host, backend, model, modality = key_of(run)
+    def _matches(of: RunRecord | tuple[str, str, str, str], tag: str | None) -> list[Any]:
+        host, backend, model, modality = key_of(of) if isinstance(of, RunRecord) else of
         conditions: list[Any] = [
             BaselineRecord.host == host,
             BaselineRecord.backend == backend,
