@@ -124,3 +124,19 @@ def test_a_skewed_run_is_resampled_as_scipy_does() -> None:
     assert test.method == "permutation" and test.p_value == pytest.approx(permuted.pvalue)
     short = estimate(SKEWED[:8])
     assert short is not None and short.method == "t"  # too few to resample: Student's t stays
+
+
+def test_llamaburn_compare_prints_intervals_and_within_noise(capsys: pytest.CaptureFixture[str]) -> None:
+    from llamaburn.cli import main
+
+    store = Store()
+    _stored(store, "base-run", BASE, 0)
+    _stored(store, "noisy-run", NOISY, 1)
+    assert main(["compare", "base-run", "noisy-run"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    avg = next(line for line in lines if line.startswith("Avg TPS"))
+    found = estimate(BASE)
+    assert found is not None and found.low is not None and found.high is not None
+    assert f"100.04 [{found.low:.2f}, {found.high:.2f}]" in avg
+    assert "within noise" in avg.split("]")[-1] and avg.rstrip().endswith("within noise")
+    assert any(line.startswith("m (noisy-ru): 8 iterations with a CV of") for line in lines)
