@@ -12,6 +12,7 @@ import contextlib
 import signal
 import sys
 import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from llamaburn.errors import ConfigError
 from llamaburn.service.request import RunRequest
 
 if typing.TYPE_CHECKING:
+    from llamaburn.engine.runner import Run
+    from llamaburn.service.assembly import PreparedRun
     from llamaburn.storage.recorder import Recorder
 
 EXIT_CANCELLED = 130
@@ -112,10 +115,13 @@ def form_inputs(form: type[Inputs], pairs: list[str], given: set[str]) -> dict[s
     return values
 
 
-def bench(args: argparse.Namespace) -> int:
+def run_request(args: argparse.Namespace) -> RunRequest:
+    """The ``RunRequest`` the run options ask for: what ``bench`` and ``check`` measure."""
     inputs = _declared_inputs(args)
     inputs |= form_inputs(args.form, args.input, set(inputs))
-    request = RunRequest.model_construct(
+    if args.read_timeout is not None and args.read_timeout <= 0:
+        raise ConfigError(f"--read-timeout: must be > 0 (got {args.read_timeout})")
+    return RunRequest.model_construct(
         modality=args.modality,
         inputs=inputs,
         backend=args.backend,
@@ -125,9 +131,10 @@ def bench(args: argparse.Namespace) -> int:
         model=args.model,
         save=not args.no_save,
     )
-    if args.read_timeout is not None and args.read_timeout <= 0:
-        raise ConfigError(f"--read-timeout: must be > 0 (got {args.read_timeout})")
-    return asyncio.run(_run(args, args.registry, request))
+
+
+def bench(args: argparse.Namespace) -> int:
+    return asyncio.run(_run(args, args.registry, run_request(args)))
 
 
 def unstored(recorder: Recorder) -> str:
@@ -143,8 +150,18 @@ def unstored(recorder: Recorder) -> str:
     )
 
 
-async def _run(args: argparse.Namespace, registry: Registry, request: RunRequest) -> int:
-    from llamaburn.cli.terminal import show_progress, summary_table
+@dataclass
+class Measured:
+    """A run ``measure`` finished: the run, its assembly, and the recorder that stored it (``None`` unsaved)."""
+
+    run: Run
+    prepared: PreparedRun
+    recorder: Recorder | None
+
+
+async def measure(args: argparse.Namespace, registry: Registry, request: RunRequest) -> Measured:
+    """Run ``request`` in this process, with live progress on stderr unless ``--quiet``; Ctrl-C cancels."""
+    from llamaburn.cli.terminal import show_progress
     from llamaburn.modelinfo.service import ModelInfoService
     from llamaburn.service.assembly import BackendPool, plan, prepare_run
     from llamaburn.storage.store import Store
@@ -174,6 +191,14 @@ async def _run(args: argparse.Namespace, registry: Registry, request: RunRequest
                     await task
     finally:
         await backends.aclose()
+    return Measured(run, prepared, recorder)
+
+
+async def _run(args: argparse.Namespace, registry: Registry, request: RunRequest) -> int:
+    from llamaburn.cli.terminal import summary_table
+
+    measured = await measure(args, registry, request)
+    run, prepared, recorder = measured.run, measured.prepared, measured.recorder
     backend, model = run.target.backend, run.target.model
     if args.json:
         print_json(

@@ -62,6 +62,11 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
 
     imported = commands.add_parser("import", help="add the runs of a JSON export (runs already here are skipped)")
     imported.add_argument("file", type=Path, metavar="FILE", help="what `llamaburn export --format json` wrote")
+
+    from llamaburn.cli import baseline, check  # light: what they need loads when they run
+
+    baseline.add_parser(commands)
+    check.add_parser(commands, argv)
     return parser
 
 
@@ -104,6 +109,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from llamaburn.cli import bench
 
         return bench.bench
+    if command in ("baseline", "check"):
+        from llamaburn.cli import baseline, check
+
+        return baseline.baseline if command == "baseline" else check.check
     if command in ("models", "plugins"):
         from llamaburn.cli import models
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from llamaburn.cli.commands import print_json
 
 if TYPE_CHECKING:
+    from llamaburn.service.compare import Comparison, ComparisonRow
     from llamaburn.storage.store import Store
 
 
@@ -74,11 +75,12 @@ def compare(args: argparse.Namespace) -> int:
     from llamaburn.cli.terminal import table
     from llamaburn.engine.format import titled
     from llamaburn.engine.registry import load_registry
-    from llamaburn.service.compare import compare, metric_set
+    from llamaburn.service.compare import compare, metric_set, samples
     from llamaburn.storage.store import Store
 
-    runs = Store().get_runs(args.run_ids)
-    comparison = compare(runs, metric_set(load_registry().modalities, runs))
+    store = Store()
+    runs = store.get_runs(args.run_ids)
+    comparison = compare(runs, metric_set(load_registry().modalities, runs), samples(store, runs))
     if args.json:
         print_json(comparison.model_dump(mode="json"))
         return 0
@@ -95,11 +97,40 @@ def compare(args: argparse.Namespace) -> int:
         ["Quant", "", *(c.quantization or "-" for c in comparison.runs), *blank, ""],
     ]
     for row in comparison.rows:
-        diffs = [f"{d:+.1f}%" if d is not None else "-" for d in row.diff_pct[1:]]
-        winner = comparison.runs[row.winner].id[:8] if row.winner is not None else "-"
-        rows.append([titled(row), row.direction, *row.values, *diffs, winner])
+        rows.append([titled(row), row.direction, *_cells(row), *_diffs(row), _winner(comparison, row)])
     print(table(headers, rows))
+    for column in comparison.runs:
+        if column.warning:
+            print(f"{column.label}: {column.warning}")
     return 0
+
+
+def _cells(row: ComparisonRow) -> list[Any]:
+    """A mean row's values with their 95 % intervals, ``45.20 [44.10, 46.30]``; other rows' plain values."""
+    if not row.intervals:
+        return list(row.values)
+    cells: list[Any] = []
+    for value, interval in zip(row.values, row.intervals, strict=True):
+        if value is None or interval is None or interval.low is None or interval.high is None:
+            cells.append(value)
+        else:
+            cells.append(f"{value:.2f} [{interval.low:.2f}, {interval.high:.2f}]")
+    return cells
+
+
+def _diffs(row: ComparisonRow) -> list[str]:
+    """Each run's difference to the first, marked ``within noise`` where Welch's test finds none."""
+    cells = []
+    for index, diff in enumerate(row.diff_pct[1:], 1):
+        noise = row.significant and row.significant[index] is False
+        cells.append("-" if diff is None else f"{diff:+.1f}%" + (" within noise" if noise else ""))
+    return cells
+
+
+def _winner(comparison: Comparison, row: ComparisonRow) -> str:
+    if row.within_noise:
+        return "within noise"
+    return comparison.runs[row.winner].id[:8] if row.winner is not None else "-"
 
 
 def export(args: argparse.Namespace) -> int:

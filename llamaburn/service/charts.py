@@ -57,16 +57,54 @@ def chart_groups(comparison: Comparison, metrics: Sequence[Metric]) -> list[tupl
 
 
 def bar_chart(comparison: Comparison, title: str, rows: list[ComparisonRow]) -> dict[str, Any]:
-    """One grouped bar chart: a group per row, a bar per run, named as every face names the run."""
+    """Grouped bars, one series per run, with each mean's 95 % interval as an error bar over its bar."""
+    runs = len(comparison.runs)
+    bars: list[dict[str, Any]] = [
+        {"name": comparison.runs[i].label, "type": "bar", "barGap": "0%", "barCategoryGap": f"{BAR_GAP_PCT}%",
+         "data": [row.values[i] for row in rows]}
+        for i in range(runs)
+    ]
     return {
         "title": {"text": title, "textStyle": {"fontSize": 14}},
         "tooltip": {"trigger": "axis"},
-        "legend": {"top": 24},
+        "legend": {"top": 24, "data": [bar["name"] for bar in bars]},  # the runs, not their error bars
         "grid": {"top": 64},
         "xAxis": {"type": "category", "data": [row.label for row in rows]},
         "yAxis": {"type": "value"},
-        "series": [
-            {"name": run.label, "type": "bar", "data": [row.values[i] for row in rows]}
-            for i, run in enumerate(comparison.runs)
-        ],
+        "series": bars + [series for i in range(runs) if (series := _error_bars(rows, i, runs)) is not None],
     }
+
+
+BAR_GAP_PCT = 20
+"""The gap between categories, in percent of a category's width: the error bars' offsets depend on it."""
+
+
+def _error_bars(rows: list[ComparisonRow], run: int, runs: int) -> dict[str, Any] | None:
+    """A custom series drawing run ``run``'s intervals, ``[category, low, high]``, centred on its bars.
+
+    With no gap between a category's bars, bar ``run`` of ``runs`` is centred at
+    ``(run + 0.5) / runs`` of the bars' share of the band, counted from its left edge."""
+    data = []
+    for index, row in enumerate(rows):
+        interval = row.intervals[run] if row.intervals else None
+        if interval is not None and interval.low is not None and interval.high is not None:
+            data.append([index, interval.low, interval.high])
+    if not data:
+        return None
+    share = 1 - BAR_GAP_PCT / 100
+    offset = f"(({run} + 0.5) / {runs} - 0.5) * {share}"
+    render = (
+        "(params, api) => {"
+        " const band = api.size([1, 0])[0];"
+        f" const dx = band * {offset};"
+        " const low = api.coord([api.value(0), api.value(1)]);"
+        " const high = api.coord([api.value(0), api.value(2)]);"
+        f" const x = low[0] + dx, cap = band * {share} / {runs} / 4;"
+        " const style = {stroke: '#333', lineWidth: 1.5};"
+        " return {type: 'group', children: ["
+        " {type: 'line', shape: {x1: x, y1: low[1], x2: x, y2: high[1]}, style},"
+        " {type: 'line', shape: {x1: x - cap, y1: low[1], x2: x + cap, y2: low[1]}, style},"
+        " {type: 'line', shape: {x1: x - cap, y1: high[1], x2: x + cap, y2: high[1]}, style}]}; }"
+    )
+    return {"name": "95% CI", "type": "custom", "data": data, "z": 10, "tooltip": {"show": False},
+            "encode": {"x": 0, "y": [1, 2]}, ":renderItem": render}

@@ -6,13 +6,16 @@ modality compare by that plugin's metrics.
 
 from __future__ import annotations
 
+from typing import Any
+
 from nicegui import ui
 
 from llamaburn.engine.format import number, titled, when
 from llamaburn.errors import LlamaBurnError
 from llamaburn.service.charts import bar_chart, chart_groups
-from llamaburn.service.compare import Comparison, compare, metric_set
+from llamaburn.service.compare import Comparison, compare, metric_set, samples
 from llamaburn.service.runs import RunService
+from llamaburn.service.trend import ChangePoint, change_points
 from llamaburn.ui.report import ReportButtons
 
 
@@ -39,13 +42,14 @@ class ComparisonPanel:
                 self.trend_metric = ui.select({}, label="Metric", on_change=self.draw_trend).classes("min-w-[12rem]")
                 self.trend_metric.mark("trend-metric")
             self.trend = ui.echart({}).classes("w-full h-64").mark("trend-chart")
+            self.changes = ui.column().classes("gap-0 text-sm").mark("trend-changes")
         self.card.set_visibility(False)
 
     def show(self, run_ids: list[str]) -> None:
         try:
             runs = self.service.store.get_runs(run_ids)
             metrics = metric_set(self.service.registry.modalities, runs)
-            comparison = compare(runs, metrics)
+            comparison = compare(runs, metrics, samples(self.service.store, runs))
         except LlamaBurnError as exc:
             ui.notify(str(exc), type="warning")
             return
@@ -90,21 +94,37 @@ class ComparisonPanel:
                     ui.icon("arrow_upward" if row.direction == "higher" else "arrow_downward")
                     ui.label(row.direction).mark(f"direction-{row.key}")
                 for index, value in enumerate(row.values):
-                    cell = ui.label(number(value, row.unit, 2)).mark(f"cell-{row.key}-{index}")
-                    if index == row.winner:
-                        cell.classes("font-bold text-positive").mark(f"cell-{row.key}-{index}", f"winner-{row.key}")
+                    with ui.column().classes("gap-0"):
+                        cell = ui.label(number(value, row.unit, 2)).mark(f"cell-{row.key}-{index}")
+                        if index == row.winner:
+                            cell.classes("font-bold text-positive").mark(f"cell-{row.key}-{index}", f"winner-{row.key}")
+                        interval = row.intervals[index] if row.intervals else None
+                        if interval is not None and interval.low is not None and interval.high is not None:
+                            span = f"95% CI {number(interval.low, row.unit, 2)} to {number(interval.high, row.unit, 2)}"
+                            ui.label(span).classes("text-xs text-gray-500").mark(f"interval-{row.key}-{index}")
                 for index in others:
                     diff = row.diff_pct[index]
-                    ui.label("-" if diff is None else f"{diff:+.1f}%").mark(f"diff-{row.key}-{index}")
-                ui.label(run_name(comparison, row.winner) if row.winner is not None else "-")
+                    noise = bool(row.significant) and row.significant[index] is False
+                    text = "-" if diff is None else f"{diff:+.1f}%" + (" (within noise)" if noise else "")
+                    ui.label(text).mark(f"diff-{row.key}-{index}")
+                winner = "within noise" if row.within_noise else "-"
+                ui.label(run_name(comparison, row.winner) if row.winner is not None else winner).mark(
+                    f"winner-cell-{row.key}"
+                )
+        with self.table:
+            for index, run in enumerate(comparison.runs):
+                if run.warning:
+                    ui.label(f"{run.label}: {run.warning}").classes("text-warning").mark(f"run-warning-{index}")
 
     def draw_trend(self) -> None:
         model, metric = self.trend_model.value, self.trend_metric.value
         if model is None or metric is None:
             return
         title = self.trend_metric.options[metric]
-        runs = self.service.store.runs_of_model(model)
+        store = self.service.store
+        runs = store.runs_of_model(model)
         points = [[when(run.created_at), (run.summary.get(metric) or {}).get("mean")] for run in runs]
+        changes = change_points(runs, metric, samples(store, runs))
         self.trend.options.clear()
         self.trend.options.update(
             {
@@ -112,7 +132,30 @@ class ComparisonPanel:
                 "tooltip": {"trigger": "axis"},
                 "xAxis": {"type": "category", "data": [p[0] for p in points]},
                 "yAxis": {"type": "value"},
-                "series": [{"name": title, "type": "line", "data": [p[1] for p in points]}],
+                "series": [
+                    {
+                        "name": title,
+                        "type": "line",
+                        "data": [p[1] for p in points],
+                        "markPoint": {"symbol": "pin", "data": [_pin(change, points) for change in changes]},
+                    }
+                ],
             }
         )
         self.trend.update()
+        self.changes.clear()
+        with self.changes:
+            for change in changes:
+                ui.label(_change_text(change, points)).mark(f"trend-change-{change.index}")
+
+
+def _pin(change: ChangePoint, points: list[list[Any]]) -> dict[str, Any]:
+    """The chart's marker on a change point: its move in percent, at the run's point."""
+    moved = "changed" if change.change_pct is None else f"{change.change_pct:+.0f}%"
+    return {"name": moved, "value": moved, "coord": [change.index, points[change.index][1]]}
+
+
+def _change_text(change: ChangePoint, points: list[list[Any]]) -> str:
+    moved = "" if change.change_pct is None else f" {change.change_pct:+.1f}%"
+    since = f"; {', '.join(change.changed)}" if change.changed else ""
+    return f"Change point {points[change.index][0]}:{moved} (p={change.p_value:.3g}){since}"

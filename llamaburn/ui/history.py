@@ -1,5 +1,6 @@
 """The history panel: every stored run, newest first, with its host and headline metric, a host filter (a
-fleet shares one database), and delete, clear, compare and the selected runs' report."""
+fleet shares one database), and delete, clear, compare, the selected runs' report, and "Set as Baseline" for
+``llamaburn check``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from nicegui import ui
 from llamaburn.engine.format import mean, titled, when
 from llamaburn.errors import LlamaBurnError
 from llamaburn.service.runs import RunService
+from llamaburn.storage.baselines import Baselines
 from llamaburn.storage.store import RunRecord
 from llamaburn.ui.report import ReportButtons
 
@@ -57,6 +59,8 @@ class HistoryPanel:
             )
             self.compare_button.mark("compare-button")
             self.report_buttons = ReportButtons(service, self.selected, "history")
+            self.baseline_button = ui.button("Set as Baseline", icon="flag", on_click=self.set_baseline)
+            self.baseline_button.props("flat").mark("baseline-button")
         with ui.dialog() as self.dialog, ui.card():
             ui.label("Delete every run in history? This cannot be undone.")
             with ui.row():
@@ -72,6 +76,7 @@ class HistoryPanel:
         self.compare_button.set_enabled(count >= 2)
         self.delete_button.set_enabled(count >= 1)
         self.report_buttons.set_enabled(count >= 1)
+        self.baseline_button.set_enabled(count == 1)
 
     def refresh(self) -> None:
         store = self.service.store
@@ -115,6 +120,16 @@ class HistoryPanel:
                 await self.service.delete_run(run_id)
             except LlamaBurnError as exc:
                 ui.notify(str(exc), type="warning")
+
+    def set_baseline(self) -> None:
+        """The selected run becomes the (untagged) baseline of its host, backend, model and modality."""
+        try:
+            run = self.service.store.get_run(self.selected()[0])
+            Baselines(self.service.store).set(run)
+        except (LlamaBurnError, IndexError) as exc:
+            ui.notify(str(exc) or "select one run", type="warning")
+            return
+        ui.notify(f"Baseline of {run.model} on {run.backend} at {run.host or 'an unknown host'}: run {run.id[:8]}")
 
     def confirm_clear(self) -> None:
         self.dialog.open()

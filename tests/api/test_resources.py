@@ -131,6 +131,7 @@ async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> No
         "/api/history",
         "/api/history/{run_id}",
         "/api/compare",
+        "/api/check",
         "/api/report",
         "/api/models",
         "/api/models/{model_id}/info",

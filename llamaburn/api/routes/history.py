@@ -21,7 +21,7 @@ from llamaburn.api.sse import IN_PROGRESS
 from llamaburn.errors import (
     ConfigError,
 )
-from llamaburn.service.compare import Comparison, compare, metric_set
+from llamaburn.service.compare import Comparison, compare, metric_set, samples
 
 MAX_COMPARED = 50
 MAX_OFFSET = 2**62  # SQLite integers are 64-bit
@@ -83,10 +83,13 @@ async def compare_runs(
     service: Service,
     ids: Annotated[str, Query(description="Two or more run ids (or unique prefixes), comma-separated.")],
 ) -> Comparison:
-    """The engine's comparison: each metric per run, the winner, and each run's difference to the first."""
+    """The engine's comparison: each metric per run, the winner, and each run's difference to the first, with
+    each mean's 95 % interval, Welch's test against the first run ("within noise" names no winner), and each
+    run's coefficient of variation and too-short warning."""
     wanted = [part.strip() for part in ids.split(",") if part.strip()]
     if not 2 <= len(wanted) <= MAX_COMPARED:
         raise invalid("query", "ids", f"give 2 to {MAX_COMPARED} comma-separated run ids, got {len(wanted)}")
     with engine_errors():
         runs = await stored_runs(service, wanted)
-    return compare(runs, metric_set(service.registry.modalities, runs))
+        found = await asyncio.to_thread(samples, service.store, runs)
+    return compare(runs, metric_set(service.registry.modalities, runs), found)
