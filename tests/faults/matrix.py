@@ -213,3 +213,25 @@ async def page_succeeds(page: Page) -> None:
     run = await page.run()
     assert run.status == "completed" and page.text("live-progress") == "Complete"
     assert page.text("live-text") == ANSWER
+
+
+# Which tests run on PostgreSQL as well as SQLite (docs/reliability.md says why these)
+
+ON_POSTGRESQL = frozenset({
+    # the engine face of every scenario: the recorder writing to the store and the test reading it back
+    "test_fault_engine",
+    "test_connection_refused_engine",
+    "test_dns_failure_engine",
+    "test_unknown_model_at_start_engine",
+    "test_cancel_engine",
+    "test_restart_between_iterations_engine",
+    "test_absurd_server_counts_still_end_the_run_engine",
+    "test_a_summary_that_cannot_be_made_still_ends_the_run_engine",
+    "test_two_runs_at_once_engine",
+    # each other face's own way to the store, once: the CLI's Store() from LLAMABURN_DB_URL, the service's
+    # store behind the API and the page, and two CLI processes on one database
+    "test_restart_between_iterations_cli",
+    "test_restart_between_iterations_sse",
+    "test_restart_between_iterations_ui",
+    "test_two_runs_at_once_from_two_cli_processes_the_second_is_refused",
+})
