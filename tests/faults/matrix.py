@@ -32,6 +32,8 @@ KEPT_BEFORE_ITERATION_2 = [(True, 1, ANSWER), (False, 1, ANSWER)]  # the warmup 
 COMPLETED = [(True, 1, ANSWER)] + [(False, i, ANSWER) for i in (1, 2, 3)]  # a whole run: the warmup and 3
 DNS_FAILURE_URL = "http://nonexistent.invalid:11434"  # .invalid never resolves (RFC 2606)
 FORM = {"iterations": 3, "warmup": 1, "prompts": PROMPT}  # what the UI face types for every run
+TIMEOUT = "<read timeout>"  # in a fault's message: the read timeout the face set, in seconds
+UI_READ_TIMEOUT_S = 1.0  # the header's "Read timeout (s)" field takes whole seconds, 1 at least
 
 
 # Faults of one chat request
@@ -42,10 +44,12 @@ class Fault:
     id: str
     script: Script
     messages: tuple[str, str]  # what the message must say, for Ollama and for OpenAI
-    read_timeout_s: float | None = None
+    read_timeout_s: float | None = None  # the read timeout each face sets as its user would
 
-    def message(self, protocol: str) -> str:
-        return self.messages[PROTOCOLS.index(protocol)]
+    def message(self, protocol: str, read_timeout_s: float | None = None) -> str:
+        """The message, naming ``read_timeout_s`` where a face sets another read timeout than the fault's."""
+        message, timeout = self.messages[PROTOCOLS.index(protocol)], read_timeout_s or self.read_timeout_s
+        return message if timeout is None else message.replace(TIMEOUT, f"{timeout:g}")
 
 
 def both(message: str) -> tuple[str, str]:
@@ -83,7 +87,7 @@ FAULTS = [
     Fault(
         "stall-beyond-read-timeout",
         Script(tokens=5, stall_s=30, stall_after=2),
-        both("sent nothing for 0.5 s (the read timeout); raise it with --read-timeout"),
+        both(f"sent nothing for {TIMEOUT} s (the read timeout); raise it with --read-timeout"),
         read_timeout_s=0.5,
     ),
     Fault(
