@@ -1,4 +1,5 @@
-"""Crash safety: a SIGKILL mid-run keeps every completed iteration, and the run shows as interrupted."""
+"""Crash safety: a SIGKILL mid-run keeps every completed iteration, and the run shows as interrupted; on
+SQLite and on PostgreSQL (``store_url``), since the crash-marking is the store's own query."""
 
 from __future__ import annotations
 
@@ -9,8 +10,17 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from llamaburn.storage.store import Store
 from llamaburn.testing import FakeServer, Script
+
+
+@pytest.fixture(autouse=True)
+def history(store_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test on each backend: the test's ``Store()`` and the ``llamaburn`` processes it starts read this URL."""
+    monkeypatch.setenv("LLAMABURN_DB_URL", store_url)
+    return store_url
 
 
 def env() -> dict[str, str]:

@@ -94,7 +94,7 @@ def test_cli_history_by_host_and_compare_across_hosts(capsys: pytest.CaptureFixt
     assert "llama3.2:1b @ lab-2 (00000001)" in capsys.readouterr().out
 
 
-async def test_api_history_host_parameter_and_compare_labels() -> None:
+async def test_api_history_host_parameter_hosts_and_compare_labels() -> None:
     store = Store()
     fleet(store)
     service = RunService(load_registry(), store)
@@ -103,9 +103,12 @@ async def test_api_history_host_parameter_and_compare_labels() -> None:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
         page = (await client.get("/api/history", params={"host": "lab-1"})).json()
         compared = (await client.get("/api/compare", params={"ids": "00000000,00000001"})).json()
+        hosts = (await client.get("/api/hosts")).json()
     await service.aclose()
 
     assert page["total"] == 2 and {run["host"] for run in page["runs"]} == {"lab-1"}
+    assert [(entry["host"], entry["runs"]) for entry in hosts] == [("lab-1", 2), ("lab-2", 1), (None, 1)]
+    assert hosts[0]["latest"].startswith(str(store.list_runs(host="lab-1")[0].created_at.date()))
     assert [run["label"] for run in compared["runs"]] == ["llama3.2:1b @ lab-1 (00000000)",
                                                           "llama3.2:1b @ lab-2 (00000001)"]
 

@@ -111,6 +111,14 @@ class HistoryPage(BaseModel):
     runs: list[RunOut] = Field(description="Newest first.")
 
 
+class HostOut(BaseModel):
+    """One host's share of history: what a fleet's history groups by."""
+
+    host: str | None = Field(description="The machine that measured the runs; None for runs that never said.")
+    runs: int = Field(description="How many runs history holds from it.")
+    latest: datetime = Field(description="When its newest run started (UTC).")
+
+
 class Cleared(BaseModel):
     deleted: int = Field(description="Runs deleted; runs still in progress are kept.")
 

@@ -138,16 +138,9 @@ def bench(args: argparse.Namespace) -> int:
 
 
 def unstored(recorder: Recorder) -> str:
-    """The one line that says where a run the history database did not take is, and how to store it."""
-    if recorder.unsaved is not None:
-        return (
-            f"the history database did not take the run ({recorder.error}); it is saved in {recorder.unsaved}: "
-            f"store it with `llamaburn import {recorder.unsaved}` once the database answers"
-        )
-    return (
-        f"the run was measured but not stored ({recorder.error}), and no file took it ({recorder.spool.error}); "
-        "its iterations are in `--json`'s output only"
-    )
+    """The recorder's notice; with no file to hold the run, the CLI adds where its iterations still are."""
+    notice = recorder.notice or ""
+    return notice if recorder.unsaved is not None else f"{notice}; its iterations are in `--json`'s output only"
 
 
 @dataclass

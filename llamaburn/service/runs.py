@@ -51,6 +51,7 @@ class RunService:
         self.model_infos = ModelInfoService(store)
         self._history_listeners: list[Callable[[], None]] = []
         self._run_listeners: list[Callable[[Run], None]] = []
+        self._unsaved_listeners: list[Callable[[Run, str], None]] = []
 
     async def backend(self, name: str | None, url: str | None = None, api_key: str | None = None) -> Backend:
         """The service's open backend for this server (from its ``BackendPool``)."""
@@ -124,10 +125,10 @@ class RunService:
             await run.execute()
             if recorder is not None:
                 await recorder.task
-                if recorder.error:
-                    log.error("run %s was not stored: %s; %s", run.id, recorder.error,
-                              f"it is saved in {recorder.unsaved}: `llamaburn import` it once the database answers"
-                              if recorder.unsaved else "no file took it either")
+                if recorder.notice is not None:
+                    log.error("run %s: %s", run.id, recorder.notice)
+                    for listener in list(self._unsaved_listeners):
+                        listener(run, recorder.notice)
         except Exception as exc:  # the run must end in a terminal event whatever broke around it
             log.exception("run %s could not run", run.id)
             if not run.done.is_set():
@@ -160,6 +161,15 @@ class RunService:
         """Call ``listener`` with each announced run; returns the function that unsubscribes it."""
         self._run_listeners.append(listener)
         return lambda: self._run_listeners.remove(listener)
+
+    def on_run_unsaved(self, listener: Callable[[Run, str], None]) -> Callable[[], None]:
+        """Call ``listener`` with a finished run the history database did not take, and the recorder's one-line
+        notice (the file that holds the run, and the ``llamaburn import`` command); returns the unsubscriber.
+
+        It comes after the run's final event: the recorder asks the store again for a while after the run ends.
+        """
+        self._unsaved_listeners.append(listener)
+        return lambda: self._unsaved_listeners.remove(listener)
 
     def _history_changed(self) -> None:
         for listener in list(self._history_listeners):

@@ -79,6 +79,19 @@ class Recorder:
     directory took the file either, and the run is only in memory)."""
         return self.spool.path if self._behind else None
 
+    @property
+    def notice(self) -> str | None:
+        """The one line every face shows when the store has not got the whole run: where the run is and the
+        command that stores it; ``None`` when history has all of it."""
+        if self.error is None:
+            return None
+        if self.unsaved is not None:
+            return (
+                f"the history database did not take the run ({self.error}); it is saved in {self.unsaved}: "
+                f"store it with `llamaburn import {self.unsaved}` once the database answers"
+            )
+        return f"the run was measured but not stored ({self.error}), and no file took it ({self.spool.error})"
+
     async def _consume(self) -> None:
         run, text, prompt = self.run, list[str](), ""
         async for event in self._subscription:

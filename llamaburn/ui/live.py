@@ -65,6 +65,8 @@ class LivePanel:
             self.iterations = ui.table(columns=iteration_columns(()), rows=[], row_key="iteration")
             self.iterations.classes("w-full").props("dense flat").mark("live-iterations")
             self.log = ui.log(max_lines=500).classes("w-full h-40 text-xs").mark("event-log")
+            self.notice = ui.label("").classes("text-sm text-red-700").mark("unsaved-notice")
+            self.notice.set_visibility(False)
         ui.timer(REFRESH_S, self.refresh)
 
     @property
@@ -80,7 +82,15 @@ class LivePanel:
         self.iterations.columns = iteration_columns(run.modality.metrics)
         self.iterations.rows = []
         self.artifact.clear()
+        self.notice.set_visibility(False)
         self.progress.set_text("Starting…")
+
+    def unsaved(self, notice: str) -> None:
+        """Say, under the run, that history did not take it: the service's notice names its file and command."""
+        self.notice.set_text(notice)
+        self.notice.set_visibility(True)
+        self.log.push(f"error: {notice}")
+        ui.notify(notice, type="negative", multi_line=True)
 
     def refresh(self) -> None:
         if self._subscription is None:

@@ -41,9 +41,11 @@ class MainPage:
             self.comparison = ComparisonPanel(service)
         self._update_buttons()
         self._announced: Run | None = None
+        self._unsaved: list[tuple[Run, str]] = []
         for unsubscribe in (
             service.on_history_change(self._mark_history_dirty),
             service.on_run_announced(self._run_announced),
+            service.on_run_unsaved(lambda run, notice: self._unsaved.append((run, notice))),
         ):
             ui.context.client.on_disconnect(unsubscribe)
         ui.timer(0.25, self._tick)
@@ -128,12 +130,17 @@ class MainPage:
         self._announced = run  # followed on the next tick, in this page's own context
 
     def _tick(self) -> None:
-        """Apply what other tasks told this page (an announced run, a history change), in its own context."""
+        """Apply what other tasks told this page (an announced run, a run history did not take, a history
+        change), in its own context."""
         if self._announced is not None:
             run, self._announced = self._announced, None
             if not self.live.following:  # an idle page shows a run started over the API
                 self.live.log.push(f"run {run.id[:8]} started over the API: {run.target.model}")
                 self._follow(run)
+        for run, notice in self._unsaved:
+            if run is self.live.run:  # the run this page shows: say where it went
+                self.live.unsaved(notice)
+        self._unsaved.clear()
         if self._history_dirty:
             self._history_dirty = False
             self.history.refresh()

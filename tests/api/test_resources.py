@@ -130,6 +130,7 @@ async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> No
         "/api/benchmark/{run_id}/cancel",
         "/api/history",
         "/api/history/{run_id}",
+        "/api/hosts",
         "/api/compare",
         "/api/check",
         "/api/report",

@@ -16,5 +16,6 @@ moments that matter (a cancel during a warmup, a restart between two iterations)
 own events (``tests.harness.moments``), never guessed with a wall clock. ``matrix.py`` holds the faults and
 what each face must show; each ``test_*.py`` here is one kind of trouble, on every face. Runs are a warmup
 and 3 iterations, and a mid-run fault hits iteration 2, so each stored run must keep the warmup and
-iteration 1.
+iteration 1. Every test runs on SQLite; those in ``matrix.ON_POSTGRESQL`` (the engine face of every scenario,
+and each other face's way to the store once) run on PostgreSQL too.
 """

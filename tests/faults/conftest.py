@@ -1,5 +1,6 @@
-"""The fault matrix's fixtures: the fake server (shared, or a test's own to stop and restart), the moments
-of a run, and each face ready to run against it."""
+"""The fault matrix's fixtures: the history database (SQLite, and PostgreSQL where the store is what the test
+proves), the fake server (shared, or a test's own to stop and restart), the moments of a run, and each face
+ready to run against it."""
 
 from __future__ import annotations
 
@@ -13,11 +14,30 @@ from llamaburn.engine.registry import Registry, load_registry
 from llamaburn.service.runs import RunService
 from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL
-from tests.faults.matrix import FORM
+from tests.faults.matrix import FORM, ON_POSTGRESQL
 from tests.harness.api import Api, api_app, in_process
 from tests.harness.moments import Moments, hook_moments
 from tests.harness.page import Page, open_page
 from tests.harness.servers import Server, refusing_port
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run a test on PostgreSQL too when it is one of ``ON_POSTGRESQL``; the others keep their ids."""
+    if metafunc.function.__name__ in ON_POSTGRESQL:
+        metafunc.parametrize("history", ["sqlite", "postgresql"], indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def history(request: pytest.FixtureRequest, db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The test's history database, as ``LLAMABURN_DB_URL``: every face's ``Store()`` reads it, the CLI
+    processes a test starts included. SQLite unless the test is parametrized onto PostgreSQL."""
+    if getattr(request, "param", "sqlite") == "sqlite":
+        return db_url
+    from tests import postgres
+
+    url = postgres.fresh_database(request.getfixturevalue("postgres_admin_url"))
+    monkeypatch.setenv("LLAMABURN_DB_URL", url)
+    return url
 
 
 @pytest.fixture(scope="module")

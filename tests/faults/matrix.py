@@ -32,6 +32,8 @@ KEPT_BEFORE_ITERATION_2 = [(True, 1, ANSWER), (False, 1, ANSWER)]  # the warmup 
 COMPLETED = [(True, 1, ANSWER)] + [(False, i, ANSWER) for i in (1, 2, 3)]  # a whole run: the warmup and 3
 DNS_FAILURE_URL = "http://nonexistent.invalid:11434"  # .invalid never resolves (RFC 2606)
 FORM = {"iterations": 3, "warmup": 1, "prompts": PROMPT}  # what the UI face types for every run
+TIMEOUT = "<read timeout>"  # in a fault's message: the read timeout the face set, in seconds
+UI_READ_TIMEOUT_S = 1.0  # the header's "Read timeout (s)" field takes whole seconds, 1 at least
 
 
 # Faults of one chat request
@@ -42,10 +44,12 @@ class Fault:
     id: str
     script: Script
     messages: tuple[str, str]  # what the message must say, for Ollama and for OpenAI
-    read_timeout_s: float | None = None
+    read_timeout_s: float | None = None  # the read timeout each face sets as its user would
 
-    def message(self, protocol: str) -> str:
-        return self.messages[PROTOCOLS.index(protocol)]
+    def message(self, protocol: str, read_timeout_s: float | None = None) -> str:
+        """The message, naming ``read_timeout_s`` where a face sets another read timeout than the fault's."""
+        message, timeout = self.messages[PROTOCOLS.index(protocol)], read_timeout_s or self.read_timeout_s
+        return message if timeout is None else message.replace(TIMEOUT, f"{timeout:g}")
 
 
 def both(message: str) -> tuple[str, str]:
@@ -83,7 +87,7 @@ FAULTS = [
     Fault(
         "stall-beyond-read-timeout",
         Script(tokens=5, stall_s=30, stall_after=2),
-        both("sent nothing for 0.5 s (the read timeout); raise it with --read-timeout"),
+        both(f"sent nothing for {TIMEOUT} s (the read timeout); raise it with --read-timeout"),
         read_timeout_s=0.5,
     ),
     Fault(
@@ -213,3 +217,25 @@ async def page_succeeds(page: Page) -> None:
     run = await page.run()
     assert run.status == "completed" and page.text("live-progress") == "Complete"
     assert page.text("live-text") == ANSWER
+
+
+# Which tests run on PostgreSQL as well as SQLite (docs/reliability.md says why these)
+
+ON_POSTGRESQL = frozenset({
+    # the engine face of every scenario: the recorder writing to the store and the test reading it back
+    "test_fault_engine",
+    "test_connection_refused_engine",
+    "test_dns_failure_engine",
+    "test_unknown_model_at_start_engine",
+    "test_cancel_engine",
+    "test_restart_between_iterations_engine",
+    "test_absurd_server_counts_still_end_the_run_engine",
+    "test_a_summary_that_cannot_be_made_still_ends_the_run_engine",
+    "test_two_runs_at_once_engine",
+    # each other face's own way to the store, once: the CLI's Store() from LLAMABURN_DB_URL, the service's
+    # store behind the API and the page, and two CLI processes on one database
+    "test_restart_between_iterations_cli",
+    "test_restart_between_iterations_sse",
+    "test_restart_between_iterations_ui",
+    "test_two_runs_at_once_from_two_cli_processes_the_second_is_refused",
+})

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from llamaburn.backends import base
 from llamaburn.engine.registry import Registry
 from llamaburn.storage.store import Store
 from tests.faults.matrix import (
@@ -15,6 +14,7 @@ from tests.faults.matrix import (
     KEPT_BEFORE_ITERATION_2,
     LABELS,
     PROTOCOLS,
+    UI_READ_TIMEOUT_S,
     Fault,
     api_start,
     api_succeeds,
@@ -67,13 +67,10 @@ def test_fault_cli(fault: Fault, protocol: str, server: Server, capsys: pytest.C
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.id)
-async def test_fault_sse(
-    fault: Fault, protocol: str, server: Server, api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if fault.read_timeout_s:  # the API cannot set a read timeout: its backends take the default (see the doc)
-        monkeypatch.setattr(base, "DEFAULT_READ_TIMEOUT_S", fault.read_timeout_s)
+async def test_fault_sse(fault: Fault, protocol: str, server: Server, api: Api) -> None:
     server.arm(NORMAL, NORMAL, fault.script)
-    run_id = await api_start(api, protocol, server.url)
+    timeout = {"read_timeout": fault.read_timeout_s} if fault.read_timeout_s else {}  # the body field a client sets
+    run_id = await api_start(api, protocol, server.url, **timeout)
     events = await follow(api.client, run_id)
     kinds = [kind for kind, _ in events]
     assert kinds.count("warmup_complete") == 1 and kinds.count("iteration_complete") == 1
@@ -89,18 +86,19 @@ async def test_fault_sse(
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
 @pytest.mark.parametrize("fault", FAULTS, ids=lambda fault: fault.id)
-async def test_fault_ui(
-    fault: Fault, protocol: str, server: Server, page: Page, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    if fault.read_timeout_s:  # the UI cannot set a read timeout either (see the doc)
-        monkeypatch.setattr(base, "DEFAULT_READ_TIMEOUT_S", fault.read_timeout_s)
-    await page.connect(protocol, server.url)  # a backend made now, so it takes the read timeout above
+async def test_fault_ui(fault: Fault, protocol: str, server: Server, page: Page) -> None:
+    await page.connect(protocol, server.url)
+    timeout = None
+    if fault.read_timeout_s:  # the header's field, whose smallest value is a whole second
+        timeout = UI_READ_TIMEOUT_S
+        page.set_read_timeout(timeout)
     server.arm(NORMAL, NORMAL, fault.script)
     run = await page.run()
-    assert_ui_failed(page, run, fault.message(protocol))
+    message = fault.message(protocol, timeout)
+    assert_ui_failed(page, run, message)
     assert names_the_server(run.error or "", protocol, server.url)
     await page.history_shows(run)
     assert [row["iteration"] for row in page.element("live-iterations").rows] == [1]
-    assert_stored(page.service.store, run.id, "failed", KEPT_BEFORE_ITERATION_2, fault.message(protocol))
+    assert_stored(page.service.store, run.id, "failed", KEPT_BEFORE_ITERATION_2, message)
     assert len(server.chats) == 3
     await page_succeeds(page)

@@ -40,6 +40,11 @@ class Page:
             for name, value in values.items():
                 self.element(f"field-{name}").value = value
 
+    def set_read_timeout(self, seconds: float | None) -> None:
+        """Type the read timeout into the header's field, as a user does before pressing Run."""
+        with self.user:
+            self.element("read-timeout").value = seconds
+
     async def connect(self, backend: str, url: str, connected: bool = True) -> None:
         """Pick the backend and URL as a user does; wait until the header says whether it answers."""
         bar = self.main.backend_bar

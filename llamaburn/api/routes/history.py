@@ -1,4 +1,4 @@
-"""History: list, read, delete and clear stored runs, and compare them."""
+"""History: list, read, delete and clear stored runs, group them by host, and compare them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from llamaburn.api.routes import router
 from llamaburn.api.schemas import (
     Cleared,
     HistoryPage,
+    HostOut,
     IterationOut,
     RunDetail,
     RunOut,
@@ -42,6 +43,15 @@ async def list_history(
     return HistoryPage(
         total=total, limit=limit, offset=offset, runs=[RunOut.model_validate(run, from_attributes=True) for run in runs]
     )
+
+
+@router.get("/hosts", response_model=list[HostOut], responses=responses(503))
+async def list_hosts(service: Service) -> list[HostOut]:
+    """History grouped by host: each host with its run count and newest run, by name (runs with no host last).
+    A host's runs are ``/api/history?host=<host>``."""
+    with engine_errors():
+        hosts = await asyncio.to_thread(service.store.hosts)
+    return [HostOut(host=entry.host, runs=entry.runs, latest=entry.latest) for entry in hosts]
 
 
 @router.get("/history/{run_id}", response_model=RunDetail, responses=responses(404, 503))
