@@ -72,7 +72,8 @@ def _declared_options(bench: argparse.ArgumentParser, form: type[Inputs]) -> Non
     bench.set_defaults(declared=declared)
 
 
-def _declared_inputs(args: argparse.Namespace) -> dict[str, Any]:
+def declared_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """The inputs given by the modality's own options (``add_options``), as text for ``Inputs`` to convert."""
     inputs: dict[str, Any] = {}
     for dest, (name, from_file) in args.declared.items():
         value = getattr(args, dest)
@@ -113,7 +114,7 @@ def form_inputs(form: type[Inputs], pairs: list[str], given: set[str]) -> dict[s
 
 
 def bench(args: argparse.Namespace) -> int:
-    inputs = _declared_inputs(args)
+    inputs = declared_inputs(args)
     inputs |= form_inputs(args.form, args.input, set(inputs))
     request = RunRequest.model_construct(
         modality=args.modality,
