@@ -10,11 +10,19 @@ docs/api.md describes every endpoint.
 from fastapi import FastAPI
 
 from llamaburn.api.openapi import document_modality_bodies
-from llamaburn.api.routes import history, models, plugins, router, runs, uploads  # each module adds its routes
+from llamaburn.api.routes import (  # each module adds its routes
+    history,
+    models,
+    plugins,
+    router,
+    runs,
+    sweeps,
+    uploads,
+)
 from llamaburn.api.sse import HEARTBEAT_S, RUN_ID_HEADER
 from llamaburn.service.runs import RunService
 
-del history, models, plugins, runs, uploads
+del history, models, plugins, runs, sweeps, uploads
 
 
 def mount(app: FastAPI, service: RunService) -> None:

@@ -21,6 +21,7 @@ from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.assembly import BackendPool, PreparedRun, prepare_run
 from llamaburn.service.request import RunRequest
 from llamaburn.service.server_lock import ServerLock
+from llamaburn.service.sweeps import SweepService
 from llamaburn.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class RunService:
         self.model_infos = ModelInfoService(store)
         self._history_listeners: list[Callable[[], None]] = []
         self._run_listeners: list[Callable[[Run], None]] = []
+        self.sweeps = SweepService(self)
 
     async def backend(self, name: str | None, url: str | None = None, api_key: str | None = None) -> Backend:
         """The service's open backend for this server (from its ``BackendPool``)."""
@@ -185,6 +187,7 @@ class RunService:
 
     async def aclose(self) -> None:
         """Cancel what still runs, let it record its state, then close every backend."""
+        await self.sweeps.aclose()
         for run in self.runs.values():
             run.cancel()
         if self._tasks:

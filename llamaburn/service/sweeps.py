@@ -1,0 +1,99 @@
+"""Sweeps for the long-lived faces (the API, the UI): started in the background, followed by their events.
+
+A sweep here belongs to the process, like the ``RunService``'s runs, and measures through that service's
+``BackendPool``, store and model info, so its streams reuse the same keep-alive connections as every run.
+Its events are plain JSON documents (``cell``, then ``sweep_end`` with the knees and curves), kept so a
+client that joins late replays them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import typing
+from collections.abc import AsyncIterator
+from typing import Any
+
+from llamaburn.service.curves import curves
+from llamaburn.service.sweep import SweepRequest
+from llamaburn.service.sweeper import Sweep
+
+if typing.TYPE_CHECKING:
+    from llamaburn.service.runs import RunService
+
+log = logging.getLogger(__name__)
+
+
+class LiveSweep:
+    """A sweep in progress or done, with every event it has published."""
+
+    def __init__(self, sweep: Sweep) -> None:
+        self.sweep = sweep
+        self.events: list[dict[str, Any]] = []
+        self.done = asyncio.Event()
+        self._changed = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def id(self) -> str:
+        return self.sweep.id
+
+    def publish(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+        self._changed.set()
+
+    async def follow(self, skip: int = 0) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+        """Every event from index ``skip`` on, as it comes, until ``sweep_end``."""
+        index = skip
+        while True:
+            while index < len(self.events):
+                yield index, self.events[index]
+                index += 1
+            if self.done.is_set():
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+    def end_event(self, status: str) -> dict[str, Any]:
+        cells = self.sweep.cells_done
+        return {"type": "sweep_end", "sweep_id": self.id, "status": status, "knees": self.sweep.knees(),
+                "curves": curves(cells), "points": len(self.sweep.points), "cells": len(cells)}
+
+
+class SweepService:
+    """Starts sweeps on the ``RunService``'s backends and store, and keeps them by id."""
+
+    def __init__(self, runs: RunService) -> None:
+        self.runs = runs
+        self.sweeps: dict[str, LiveSweep] = {}
+
+    def start(self, request: SweepRequest) -> LiveSweep:
+        """Validate the grid (``InputsError`` before anything is sent) and run it in the background."""
+        live = LiveSweep(Sweep(request, self.runs.registry))
+        self.sweeps[live.id] = live
+        live.task = asyncio.create_task(self._execute(live))
+        return live
+
+    async def _execute(self, live: LiveSweep) -> None:
+        status = "completed"
+        try:
+            async for cell in live.sweep.cells(self.runs.backends, self.runs.store, self.runs.model_infos):
+                live.publish({"type": "cell", **cell.as_json()})
+                if cell.status != "completed":
+                    status = "failed"
+            if live.sweep.cancelled:
+                status = "cancelled"
+        except Exception as exc:  # a sweep must end in its terminal event whatever broke
+            log.exception("sweep %s failed", live.id)
+            status = "failed"
+            live.publish({"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+        finally:
+            live.publish(live.end_event(status))
+            live.done.set()
+
+    async def aclose(self) -> None:
+        for live in self.sweeps.values():
+            live.sweep.cancel()
+        tasks = [live.task for live in self.sweeps.values() if live.task is not None]
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
