@@ -54,10 +54,13 @@ class LiveSweep:
             self._changed.clear()
             await self._changed.wait()
 
+    def curves(self) -> list[dict[str, Any]]:
+        """The curves of the points finished so far (``service/curves.py``), for a face to draw."""
+        return curves(self.sweep.cells_done)
+
     def end_event(self, status: str) -> dict[str, Any]:
-        cells = self.sweep.cells_done
         return {"type": "sweep_end", "sweep_id": self.id, "status": status, "knees": self.sweep.knees(),
-                "curves": curves(cells), "points": len(self.sweep.points), "cells": len(cells)}
+                "curves": self.curves(), "points": len(self.sweep.points), "cells": len(self.sweep.cells_done)}
 
 
 class SweepService:
