@@ -68,12 +68,16 @@ class Sweep:
             if self.cancelled:
                 return
             cell = await self._run_point(point, backends, store, model_infos)
+            if cell is None:
+                return
             self.cells_done.append(cell)
             yield cell
 
     async def _run_point(
         self, point: Point, backends: BackendPool, store: Store | None, model_infos: ModelInfoService | None
-    ) -> Cell:
+    ) -> Cell | None:
+        """The point measured, or ``None`` when the sweep was cancelled while its streams were prepared
+        (nothing of it is sent or stored then)."""
         streams = [await prepare_run(point.request, self.registry, backends, model_infos)
                    for _ in range(point.concurrency)]
         for number, prepared in enumerate(streams):
@@ -81,6 +85,8 @@ class Sweep:
                 "id": self.id, "cell": point.index, "coordinates": point.coordinates,
                 "stream": number, "streams": point.concurrency,
             }
+        if self.cancelled:
+            return None
         self._running = streams
         with streams[0].lock():  # one lock per server: the streams are this process's, not a rival's
             recorders = [await prepared.record(store if point.request.save else None) for prepared in streams]

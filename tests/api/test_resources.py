@@ -137,6 +137,7 @@ async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> No
         "/api/uploads",
         "/api/sweep",
         "/api/sweep/{sweep_id}/stream",
+        "/api/sweep/{sweep_id}/cancel",
     }
     assert "409" in schema["paths"]["/api/benchmark"]["post"]["responses"]
     assert (

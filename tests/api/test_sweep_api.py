@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from llamaburn.service.runs import RunService
-from llamaburn.testing import DEFAULT_MODEL, FakeServer
+from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
+from tests.harness.moments import until
 
 
 def body(url: str, **axes: object) -> dict[str, object]:
@@ -61,3 +62,19 @@ async def test_bad_axes_are_a_422_at_their_body_path(
 
 async def test_an_unknown_sweep_is_a_404(client: httpx.AsyncClient) -> None:
     assert (await client.get("/api/sweep/nope/stream")).status_code == 404
+
+
+async def test_a_cancelled_sweep_keeps_its_finished_points_and_starts_no_more(
+    client: httpx.AsyncClient, service: RunService
+) -> None:
+    with FakeServer(Script(tokens=20, tokens_per_s=50)) as slow:  # 0.38 s per request
+        started = (await client.post("/api/sweep", json=body(slow.url, concurrency=[1, 2, 4]))).json()
+        live = service.sweeps.sweeps[started["sweep_id"]]
+        await until(lambda: len(live.sweep.cells_done) == 1)
+        cancelled = await client.post(f"/api/sweep/{live.id}/cancel")
+        assert cancelled.status_code == 202 and cancelled.json()["cells"] == 1
+        *_, end = events((await client.get(f"/api/sweep/{live.id}/stream")).text)
+    # the cancel lands while point 2 is prepared (nothing of it is sent) or runs (it ends cancelled)
+    chats = len([r for r in slow.requests if r.path == "/api/chat"])
+    assert end["status"] == "cancelled" and end["cells"] <= 2 and chats <= 3, (end, chats)  # point 3 never starts
+    assert (await client.post(f"/api/sweep/{live.id}/cancel")).status_code == 409

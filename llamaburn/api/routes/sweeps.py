@@ -44,6 +44,11 @@ class SweepStarted(BaseModel):
     points: int
 
 
+class SweepCancelAccepted(BaseModel):
+    sweep_id: str
+    cells: int = Field(description="Points finished so far; they stay in history, the rest never start.")
+
+
 @router.post("/sweep", status_code=202, response_model=SweepStarted, responses=responses(400))
 async def start_sweep(body: SweepBody, service: Service) -> SweepStarted:
     """Start a sweep and answer at once; follow it at ``/api/sweep/{sweep_id}/stream``. Every stream of
@@ -86,3 +91,17 @@ async def follow_sweep(sweep_id: str, service: Service, last_event_id: LastEvent
             yield f"id: {index}\nevent: {event['type']}\ndata: {json.dumps(event, default=str)}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/sweep/{sweep_id}/cancel", status_code=202, response_model=SweepCancelAccepted,
+             responses=responses(404, 409))
+async def cancel_sweep(sweep_id: str, service: Service) -> SweepCancelAccepted:
+    """Cancel a sweep: the point in flight stops (its streams keep their finished iterations), no later
+    point starts; the stream ends with ``sweep_end`` ``cancelled``."""
+    live = service.sweeps.sweeps.get(sweep_id)
+    if live is None:
+        raise HTTPException(404, f"no sweep {sweep_id!r} since LlamaBurn started")
+    if live.done.is_set():
+        raise HTTPException(409, f"sweep {sweep_id} is not in progress")
+    live.sweep.cancel()
+    return SweepCancelAccepted(sweep_id=live.id, cells=len(live.sweep.cells_done))
