@@ -66,9 +66,11 @@ class RunService:
         return await self.model_infos.get(backend, model)
 
     def active(self, backend: Backend) -> Run | None:
-        """The run in progress (or waiting its turn) on ``backend``, if any."""
+        """The run in progress (or waiting its turn) on ``backend``, if any: a sweep's stream counts."""
         return next(
-            (run for run in self.runs.values() if run.target.backend is backend and not run.done.is_set()), None
+            (run for run in [*self.runs.values(), *self.sweeps.running()]
+             if run.target.backend is backend and not run.done.is_set()),
+            None,
         )
 
     def ahead(self, run: Run) -> Run | None:

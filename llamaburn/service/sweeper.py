@@ -11,12 +11,14 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from llamaburn.backends.base import Backend
 from llamaburn.engine.aggregate import aggregate, knee
 from llamaburn.engine.registry import Registry
+from llamaburn.engine.runner import Run
 from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.assembly import BackendPool, PreparedRun, prepare_run
 from llamaburn.service.sweep import Point, SweepRequest, points
@@ -56,29 +58,38 @@ class Sweep:
         self.cancelled = False
         self._running: list[PreparedRun] = []
 
+    @property
+    def running(self) -> list[Run]:
+        """The streams of the point being measured now (none between points)."""
+        return [prepared.run for prepared in self._running]
+
     def cancel(self) -> None:
         self.cancelled = True
         for prepared in self._running:
             prepared.run.cancel()
 
     async def cells(
-        self, backends: BackendPool, store: Store | None, model_infos: ModelInfoService | None = None
+        self, backends: BackendPool, store: Store | None, model_infos: ModelInfoService | None = None,
+        check: Callable[[Backend], None] | None = None,
     ) -> AsyncIterator[Cell]:
+        """Run the points in order, yielding each as it ends. ``check`` is ``prepare_run``'s: the service
+        refuses, by it, a point whose server one of its runs is measuring."""
         for point in self.points:
             if self.cancelled:
                 return
-            cell = await self._run_point(point, backends, store, model_infos)
+            cell = await self._run_point(point, backends, store, model_infos, check)
             if cell is None:
                 return
             self.cells_done.append(cell)
             yield cell
 
     async def _run_point(
-        self, point: Point, backends: BackendPool, store: Store | None, model_infos: ModelInfoService | None
+        self, point: Point, backends: BackendPool, store: Store | None, model_infos: ModelInfoService | None,
+        check: Callable[[Backend], None] | None,
     ) -> Cell | None:
         """The point measured, or ``None`` when the sweep was cancelled while its streams were prepared
         (nothing of it is sent or stored then)."""
-        streams = [await prepare_run(point.request, self.registry, backends, model_infos)
+        streams = [await prepare_run(point.request, self.registry, backends, model_infos, check)
                    for _ in range(point.concurrency)]
         for number, prepared in enumerate(streams):
             prepared.config["sweep"] = {

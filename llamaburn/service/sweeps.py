@@ -14,6 +14,9 @@ import typing
 from collections.abc import AsyncIterator
 from typing import Any
 
+from llamaburn.backends.base import Backend
+from llamaburn.engine.runner import Run
+from llamaburn.errors import RunInProgressError
 from llamaburn.service.curves import curves
 from llamaburn.service.sweep import SweepRequest
 from llamaburn.service.sweeper import Sweep
@@ -80,7 +83,8 @@ class SweepService:
     async def _execute(self, live: LiveSweep) -> None:
         status = "completed"
         try:
-            async for cell in live.sweep.cells(self.runs.backends, self.runs.store, self.runs.model_infos):
+            cells = live.sweep.cells(self.runs.backends, self.runs.store, self.runs.model_infos, self._refuse_busy)
+            async for cell in cells:
                 live.publish({"type": "cell", **cell.as_json()})
                 if cell.status != "completed":
                     status = "failed"
@@ -93,6 +97,17 @@ class SweepService:
         finally:
             live.publish(live.end_event(status))
             live.done.set()
+
+    def running(self) -> list[Run]:
+        """The streams measuring now, of every sweep: the ``RunService`` counts them as busy backends."""
+        return [run for live in self.sweeps.values() for run in live.sweep.running]
+
+    def _refuse_busy(self, backend: Backend) -> None:
+        """One measurement per server: a point whose server a run of the service measures is refused."""
+        busy = next((run for run in self.runs.runs.values()
+                     if run.target.backend is backend and not run.done.is_set()), None)
+        if busy is not None:
+            raise RunInProgressError(backend.label, backend.url, busy.id)
 
     async def aclose(self) -> None:
         for live in self.sweeps.values():
