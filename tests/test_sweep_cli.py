@@ -47,7 +47,7 @@ def test_sweep_prints_the_table_of_points(capsys: pytest.CaptureFixture[str], fa
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].endswith(": 2 of 2 points")
     assert lines[1].split() == ["#", "model", "concurrency", "status", "aggregate_tps", "requests_per_s",
-                                "stream_tps_mean", "ttft_ms_p50", "ttft_ms_p95", "goodput_pct"]
+                                "stream_tps_mean", "prompt_tps_mean", "ttft_ms_p50", "ttft_ms_p95", "goodput_pct"]
     assert [line.split()[:4] for line in lines[3:5]] == [["1", DEFAULT_MODEL, "1", "completed"],
                                                          ["2", DEFAULT_MODEL, "2", "completed"]]
     assert lines[5].startswith(f"knee of {DEFAULT_MODEL}: ")

@@ -34,6 +34,9 @@ def add_sweep_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     )
     parser.add_argument("--concurrency", default="1", metavar="1,2,4", help="simultaneous streams per point")
     parser.add_argument(
+        "--depth", metavar="256,1024", help="tokens of context before each prompt (an estimate; see docs/metrics.md)"
+    )
+    parser.add_argument(
         "--slo", action="append", default=[], metavar="METRIC=MAX",
         help="a request meets its SLO when METRIC <= MAX (e.g. ttft_ms=500); goodput is the share that do",
     )
@@ -96,6 +99,7 @@ def sweep(args: argparse.Namespace) -> int:
         models=_items("--models", args.models) if args.models else [],
         settings=_settings(args.form, _pairs("--set", args.axes), set(inputs)),
         concurrency=[_number("--concurrency", c, int) for c in _items("--concurrency", args.concurrency)],
+        depth=[_number("--depth", d, int) for d in _items("--depth", args.depth)] if args.depth else [],
         slo={name: _number(f"--slo {name}", v, float) for name, v in _pairs("--slo", args.slo).items()},
     )
     return asyncio.run(_run(args, Sweep(request, args.registry)))  # the grid is checked before any I/O
@@ -141,7 +145,8 @@ def _where(cell: Cell) -> str:
     return ", ".join(f"{key}={value}" for key, value in cell.coordinates.items())
 
 
-COLUMNS = ("aggregate_tps", "requests_per_s", "stream_tps_mean", "ttft_ms_p50", "ttft_ms_p95", "goodput_pct")
+COLUMNS = ("aggregate_tps", "requests_per_s", "stream_tps_mean", "prompt_tps_mean", "ttft_ms_p50", "ttft_ms_p95",
+           "goodput_pct")
 
 
 def cells_table(cells: list[Cell]) -> str:

@@ -40,6 +40,8 @@ def aggregate(requests: Sequence[Mapping[str, Any]], wall_s: float, slo: Mapping
     tokens = sum(_number(r.get("output_tokens")) or 0.0 for r in requests)
     ttfts = [v for r in requests if (v := _number(r.get("ttft_ms"))) is not None]
     rates = [v for r in requests if (v := _number(r.get("tps"))) is not None]
+    prefill = [v for r in requests if (v := _number(r.get("prompt_tps"))) is not None]
+    prompts = [v for r in requests if (v := _number(r.get("prompt_tokens"))) is not None]
     return {
         "requests": len(requests),
         "output_tokens": int(tokens),
@@ -47,6 +49,8 @@ def aggregate(requests: Sequence[Mapping[str, Any]], wall_s: float, slo: Mapping
         "aggregate_tps": tokens / wall_s if wall_s > 0 else None,
         "requests_per_s": len(requests) / wall_s if wall_s > 0 else None,
         "stream_tps_mean": sum(rates) / len(rates) if rates else None,
+        "prompt_tps_mean": sum(prefill) / len(prefill) if prefill else None,
+        "prompt_tokens_mean": sum(prompts) / len(prompts) if prompts else None,
         "ttft_ms_p50": percentile(ttfts, 50) if ttfts else None,
         "ttft_ms_p95": percentile(ttfts, 95) if ttfts else None,
         "goodput_pct": 100 * sum(meets(r, slo) for r in requests) / len(requests) if slo and requests else None,

@@ -15,13 +15,25 @@ CHARTS = (
     ("ttft_ms_p95", "TTFT p95 (ms)"),
     ("goodput_pct", "Goodput (%)"),
 )
+DEPTH_CHARTS = (
+    ("prompt_tps_mean", "Prefill TPS (tok/s)"),
+    ("stream_tps_mean", "Decode TPS (tok/s)"),
+    ("ttft_ms_p50", "TTFT p50 (ms)"),
+)
 
 
-def curves(cells: Sequence[Cell], x: str = "concurrency") -> list[dict[str, Any]]:
-    """One chart per metric of ``CHARTS`` (a metric no cell has is left out): its ``series``, each a line's
-    ``name`` and its ``[x, y]`` points in x order. Cells that failed are left out of the lines."""
+def curves(cells: Sequence[Cell]) -> list[dict[str, Any]]:
+    """The charts against concurrency, then, when the sweep has a depth axis, prefill and decode TPS and
+    TTFT against depth (llama-bench's pp@d and tg@d)."""
+    with_depth = any("depth" in cell.coordinates for cell in cells)
+    return [*charts_of(cells, "concurrency", CHARTS), *(charts_of(cells, "depth", DEPTH_CHARTS) if with_depth else [])]
+
+
+def charts_of(cells: Sequence[Cell], x: str, metrics: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """One chart per metric (a metric no cell has is left out): its ``series``, each a line's ``name``
+    and its ``[x, y]`` points in x order. Cells that failed are left out of the lines."""
     charts = []
-    for metric, title in CHARTS:
+    for metric, title in metrics:
         lines: dict[str, list[list[Any]]] = {}
         for cell in cells:
             value = cell.aggregate.get(metric)

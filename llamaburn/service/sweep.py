@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from llamaburn.engine.registry import Registry
 from llamaburn.errors import InputsError
 from llamaburn.service.assembly import plan
+from llamaburn.service.depth import MAX_DEPTH, context_text
 from llamaburn.service.request import RunRequest
 
 MAX_CONCURRENCY = 64
@@ -24,8 +25,8 @@ keeps its connection from one request to the next."""
 
 class SweepRequest(BaseModel):
     """The axes of a sweep over one base request: ``models`` (empty: the base request's model), any of the
-    modality's inputs with a list of values (``settings``), and ``concurrency``. ``slo`` sets the most each
-    named metric may be (``{"ttft_ms": 500}``) for a request to count toward goodput."""
+    modality's inputs with a list of values (``settings``), context ``depth`` and ``concurrency``. ``slo``
+    sets the most each named metric may be (``{"ttft_ms": 500}``) for a request to count toward goodput."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -33,6 +34,8 @@ class SweepRequest(BaseModel):
     models: list[str] = Field(default_factory=list)
     settings: dict[str, list[Any]] = Field(default_factory=dict)
     concurrency: list[int] = Field(default_factory=lambda: [1])
+    depth: list[int] = Field(default_factory=list)
+    """Tokens of context before each prompt (``service/depth.py``); empty: the prompts as given."""
     slo: dict[str, float] = Field(default_factory=dict)
 
 
@@ -47,24 +50,29 @@ class Point:
 
 
 def points(sweep: SweepRequest, registry: Registry) -> list[Point]:
-    """The grid, in order: models outermost, then each setting as given, then concurrency. Every point is
+    """The grid, in order: models outermost, then each setting as given, then depth, then concurrency. Every point is
     validated here by the modality's ``Inputs`` (``InputsError`` names the axis and value's path, as
     ``("settings", field, index)``), so bad input changes nothing."""
     _check_axes(sweep)
     models: list[str | None] = list(sweep.models) or [sweep.base.model]
     names = list(sweep.settings)
     choices = itertools.product(*(range(len(sweep.settings[name])) for name in names))
-    grid = itertools.product(models, list(choices), sweep.concurrency)
+    depths: list[int | None] = list(sweep.depth) or [None]
+    grid = itertools.product(models, list(choices), depths, sweep.concurrency)
     result = []
-    for index, (model, picks, concurrency) in enumerate(grid):
+    for index, (model, picks, depth, concurrency) in enumerate(grid):
         chosen = {name: sweep.settings[name][pick] for name, pick in zip(names, picks, strict=True)}
-        request = sweep.base.model_copy(update={"model": model, "inputs": {**sweep.base.inputs, **chosen}})
+        inputs = {**sweep.base.inputs, **chosen}
+        if depth is not None:
+            inputs = registry.runnable(sweep.base.modality).with_context(inputs, context_text(depth))
+        request = sweep.base.model_copy(update={"model": model, "inputs": inputs})
         try:
             plan(registry, request.modality, request.inputs, request.backend, request.url, request.model,
                  as_json=request.inputs_are_json)
         except InputsError as exc:
             raise InputsError([(_where(loc, names, picks), message) for loc, message in exc.problems]) from None
-        coordinates = {"model": model, **chosen, "concurrency": concurrency}
+        at_depth = {"depth": depth} if depth is not None else {}
+        coordinates = {"model": model, **chosen, **at_depth, "concurrency": concurrency}
         result.append(Point(index, coordinates, request, concurrency))
     return result
 
@@ -78,6 +86,8 @@ def _check_axes(sweep: SweepRequest) -> None:
         raise InputsError([(("concurrency",), f"each from 1 to {MAX_CONCURRENCY} (got {sweep.concurrency})")])
     if len(set(sweep.concurrency)) != len(sweep.concurrency):
         raise InputsError([(("concurrency",), f"each value once (got {sweep.concurrency})")])
+    if any(not 1 <= d <= MAX_DEPTH for d in sweep.depth) or len(set(sweep.depth)) != len(sweep.depth):
+        raise InputsError([(("depth",), f"each value once, from 1 to {MAX_DEPTH:,} tokens (got {sweep.depth})")])
     if any(limit < 0 for limit in sweep.slo.values()):
         raise InputsError([(("slo",), "limits must be >= 0")])
 

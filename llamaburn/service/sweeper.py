@@ -116,7 +116,8 @@ class Sweep:
             run_ids=[run.id for run in runs],
             status=statuses.pop() if len(statuses) == 1 else "failed",
             streams=[run.summary for run in runs],
-            aggregate=aggregate(requests, wall_s, self.request.slo),
+            aggregate=aggregate(requests, wall_s, self.request.slo)
+            | ({"depth_source": "estimate"} if "depth" in point.coordinates else {}),
             errors=[f"stream {n}: {run.error}" for n, run in enumerate(runs) if run.error],
         )
 

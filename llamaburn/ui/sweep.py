@@ -67,6 +67,11 @@ class SweepPanel:
         self._drawn = -1
         self.status.text = f"sweep {self.live.id[:8]}: 0 of {len(self.live.sweep.points)} points"
 
+    @staticmethod
+    def _marker(chart: dict[str, Any]) -> str:
+        axis = "" if chart["x"] == "concurrency" else f"{chart['x']}-"
+        return f"sweep-chart-{axis}{chart['metric']}"
+
     def _draw(self) -> None:
         """Redraw once per new event: the curves of every point finished so far."""
         live = self.live
@@ -79,4 +84,4 @@ class SweepPanel:
         self.charts.clear()
         with self.charts:
             for chart in live.curves():
-                ui.echart(line_chart(chart)).classes("w-[32rem] h-72").mark(f"sweep-chart-{chart['metric']}")
+                ui.echart(line_chart(chart)).classes("w-[32rem] h-72").mark(self._marker(chart))

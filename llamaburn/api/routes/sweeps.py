@@ -34,6 +34,7 @@ class SweepBody(BaseModel):
     concurrency: list[int] = Field(
         default_factory=lambda: [1], description=f"Simultaneous streams per point, each 1 to {MAX_CONCURRENCY}."
     )
+    depth: list[int] = Field(default_factory=list, description="Tokens of context before each prompt (estimated).")
     slo: dict[str, float] = Field(
         default_factory=dict, description="Metric -> most allowed value (ttft_ms: 500): goodput's SLOs."
     )
@@ -55,7 +56,7 @@ async def start_sweep(body: SweepBody, service: Service) -> SweepStarted:
     every point is a run in history whose ``config.sweep.id`` is the sweep's."""
     base, renamed = run_request(service.registry, body.run)
     request = SweepRequest(base=base, models=body.models, settings=body.settings, concurrency=body.concurrency,
-                           slo=body.slo)
+                           depth=body.depth, slo=body.slo)
     try:
         live = service.sweeps.start(request)
     except InputsError as exc:
