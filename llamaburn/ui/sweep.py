@@ -1,4 +1,4 @@
-"""The Sweep panel: run the form's benchmark over models and concurrency, and draw the curves as they come.
+"""The Sweep panel: the form's benchmark over models, context depth and concurrency, its curves as they come.
 
 It builds a ``SweepRequest`` from the page's own ``RunRequest`` and hands it to the service's sweeps; the
 curves are the service's (``LiveSweep.curves()``), so this module only renders them and polls for more.
@@ -32,8 +32,12 @@ def line_chart(chart: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _numbers(text: str | None) -> list[int]:
+    return [int(item) for item in (text or "").split(",") if item.strip()]
+
+
 class SweepPanel:
-    """Models and concurrency as comma lists, a Sweep button, and one line chart per curve."""
+    """Models, context depth and concurrency as comma lists, a Sweep button, and one line chart per curve."""
 
     def __init__(self, service: RunService, request: Callable[[], RunRequest]) -> None:
         self.service = service
@@ -44,6 +48,7 @@ class SweepPanel:
             ui.label("Sweep").classes("text-lg font-medium")
             with ui.row().classes("items-end gap-4"):
                 self.models = ui.input("Models (comma-separated; empty: the header's)").mark("sweep-models")
+                self.depth = ui.input("Context depth (tokens; empty: none)").mark("sweep-depth")
                 self.concurrency = ui.input("Concurrency", value="1,2,4").mark("sweep-concurrency")
                 ui.button("Sweep", icon="grid_on", on_click=self.start).mark("sweep-button")
             self.status = ui.label("").mark("sweep-status")
@@ -55,11 +60,12 @@ class SweepPanel:
             request = SweepRequest(
                 base=self.request(),
                 models=[m.strip() for m in (self.models.value or "").split(",") if m.strip()],
-                concurrency=[int(c) for c in (self.concurrency.value or "").split(",") if c.strip()],
+                concurrency=_numbers(self.concurrency.value),
+                depth=_numbers(self.depth.value),
             )
             self.live = self.service.sweeps.start(request)
         except ValueError:
-            ui.notify("Concurrency: whole numbers separated by commas", type="negative")
+            ui.notify("Concurrency and depth: whole numbers separated by commas", type="negative")
             return
         except LlamaBurnError as exc:
             ui.notify(str(exc), type="negative", multi_line=True)

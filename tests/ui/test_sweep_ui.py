@@ -32,3 +32,15 @@ async def test_a_bad_concurrency_is_refused_in_one_message(page: Page) -> None:
     page.user.find(marker="sweep-button").click()
     await page.user.should_see("concurrency: each from 1 to 64")
     assert page.service.sweeps.sweeps == {}
+
+
+async def test_a_depth_sweep_draws_prefill_and_decode_against_depth(page: Page) -> None:
+    page.fill(iterations=1, warmup=0)
+    with page.user:
+        page.element("sweep-concurrency").value = "1"
+        page.element("sweep-depth").value = "8,32"
+    page.user.find(marker="sweep-button").click()
+    await until(lambda: page.text("sweep-status").endswith("2 of 2 points (done)"))
+    for metric in ("prompt_tps_mean", "stream_tps_mean", "ttft_ms_p50"):
+        options = page.element(f"sweep-chart-depth-{metric}").options
+        assert [x for x, _ in options["series"][0]["data"]] == [8, 32] and options["xAxis"]["name"] == "depth"
