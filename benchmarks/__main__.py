@@ -18,12 +18,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import accuracy, fidelity, footprint, history, pipeline, startup
+from benchmarks import accuracy, concurrency, fidelity, footprint, history, pipeline, startup
 from benchmarks.common import Neighbours, Row, Section, hardware, hardware_line, show
 
 TITLES = {name: module.SECTION for name, module in
           (("fidelity", fidelity), ("accuracy", accuracy), ("pipeline", pipeline), ("footprint", footprint),
-           ("history", history), ("startup", startup))}
+           ("history", history), ("startup", startup), ("concurrency", concurrency))}
 SECTIONS: dict[str, Callable[[bool], Any]] = {
     "fidelity": fidelity.run,
     "accuracy": accuracy.run,
@@ -31,6 +31,7 @@ SECTIONS: dict[str, Callable[[bool], Any]] = {
     "footprint": footprint.run,
     "history": history.run,
     "startup": startup.run,
+    "concurrency": concurrency.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -25,7 +25,7 @@ def stored(store: Store, run_id: str, model: str = "m", host: str | None = "box"
 
 def test_a_baseline_per_key_and_tag_the_newest_found_without_a_tag(store_url: str) -> None:
     store = Store(store_url)
-    assert schema.revision(store.engine) == schema.head() == "0004"
+    assert schema.revision(store.engine) == schema.head()
     baselines = Baselines(store)
     first, second, other = stored(store, "run-1"), stored(store, "run-2", minutes=1), stored(store, "run-3", "x")
     assert baselines.find(first) is None

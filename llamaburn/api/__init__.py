@@ -10,11 +10,21 @@ docs/api.md describes every endpoint.
 from fastapi import FastAPI
 
 from llamaburn.api.openapi import document_modality_bodies
-from llamaburn.api.routes import check, history, models, plugins, report, router, runs, uploads  # each adds its routes
+from llamaburn.api.routes import (  # each module adds its routes
+    check,
+    history,
+    models,
+    plugins,
+    report,
+    router,
+    runs,
+    sweeps,
+    uploads,
+)
 from llamaburn.api.sse import HEARTBEAT_S, RUN_ID_HEADER
 from llamaburn.service.runs import RunService
 
-del check, history, models, plugins, report, runs, uploads
+del check, history, models, plugins, report, runs, sweeps, uploads
 
 
 def mount(app: FastAPI, service: RunService) -> None:

@@ -24,6 +24,9 @@ T = TypeVar("T")
 CONNECT_TIMEOUT_S = 3.0
 PROBE_TIMEOUT_S = 1.0  # how long a server may take to answer ``available()`` when no backend is named
 DEFAULT_READ_TIMEOUT_S = 300.0
+KEEPALIVE_CONNECTIONS = 64
+"""Idle connections a backend keeps: one per simultaneous stream of a sweep, so a point at concurrency N
+reuses N connections rather than opening new ones (each costs TTFT). Sequential runs still use one."""
 MESSAGE_CHARS = 200  # of a server's own text in an error message: an HTML error page can be kilobytes
 JSON_TYPE_NAMES: dict[type, str] = {
     dict: "an object",
@@ -169,7 +172,7 @@ class Backend(ABC):
             base_url=self.url,
             headers=headers,
             timeout=httpx.Timeout(CONNECT_TIMEOUT_S, read=self.read_timeout),
-            limits=httpx.Limits(max_keepalive_connections=1, keepalive_expiry=600),
+            limits=httpx.Limits(max_keepalive_connections=KEEPALIVE_CONNECTIONS, keepalive_expiry=600),
         )
 
     @classmethod

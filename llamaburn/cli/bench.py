@@ -75,7 +75,8 @@ def _declared_options(bench: argparse.ArgumentParser, form: type[Inputs]) -> Non
     bench.set_defaults(declared=declared)
 
 
-def _declared_inputs(args: argparse.Namespace) -> dict[str, Any]:
+def declared_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """The inputs given by the modality's own options (``add_options``), as text for ``Inputs`` to convert."""
     inputs: dict[str, Any] = {}
     for dest, (name, from_file) in args.declared.items():
         value = getattr(args, dest)
@@ -117,7 +118,7 @@ def form_inputs(form: type[Inputs], pairs: list[str], given: set[str]) -> dict[s
 
 def run_request(args: argparse.Namespace) -> RunRequest:
     """The ``RunRequest`` the run options ask for: what ``bench`` and ``check`` measure."""
-    inputs = _declared_inputs(args)
+    inputs = declared_inputs(args)
     inputs |= form_inputs(args.form, args.input, set(inputs))
     if args.read_timeout is not None and args.read_timeout <= 0:
         raise ConfigError(f"--read-timeout: must be > 0 (got {args.read_timeout})")

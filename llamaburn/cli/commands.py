@@ -1,5 +1,5 @@
 """The top-level parser and dispatch. It imports no engine dependency, so ``llamaburn --help`` is fast;
-only ``bench`` loads the registry, to add the chosen modality's declared options."""
+only ``bench`` and ``sweep`` load the registry, to add the chosen modality's declared options."""
 
 from __future__ import annotations
 
@@ -27,6 +27,12 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
         from llamaburn.cli.bench import add_options
 
         add_options(bench, argv[argv.index("bench") + 1 :])
+
+    sweep = commands.add_parser("sweep", help="run a grid of benchmarks: models x input values x concurrency")
+    if "sweep" in argv:
+        from llamaburn.cli.sweep import add_sweep_options
+
+        add_sweep_options(sweep, argv[argv.index("sweep") + 1 :])
 
     models = commands.add_parser("models", help="list a backend's models")
     backend_options(models)
@@ -113,6 +119,10 @@ def _handler(command: str) -> Callable[[argparse.Namespace], int]:
         from llamaburn.cli import baseline, check
 
         return baseline.baseline if command == "baseline" else check.check
+    if command == "sweep":
+        from llamaburn.cli import sweep
+
+        return sweep.sweep
     if command in ("models", "plugins"):
         from llamaburn.cli import models
 

@@ -18,7 +18,7 @@ from pydantic.fields import FieldInfo
 
 from llamaburn.backends.base import Backend
 from llamaburn.engine.metrics import Metric
-from llamaburn.errors import CapabilityError, ComingSoonError, InputsError
+from llamaburn.errors import CapabilityError, ComingSoonError, ConfigError, InputsError
 
 HEADLINE = 5
 """How many metrics, from the start of a modality's set, the faces show at a glance: the results cards, the
@@ -119,6 +119,11 @@ class Modality:
     ) -> dict[str, Any]:
         """Send one request, pass streamed text to ``on_text`` as it arrives, and return its metrics."""
         raise ComingSoonError(f"{self.label} benchmarks are coming soon: only available modalities can run")
+
+    def with_context(self, inputs: dict[str, Any], context: str) -> dict[str, Any]:
+        """The raw ``inputs`` with ``context`` put before what each request asks: how a sweep's context
+        depth lengthens the prompt. A modality with no prompt to lengthen keeps this refusal."""
+        raise ConfigError(f"{self.label} benchmarks take no context depth: sweep them without --depth")
 
     def parse_inputs(self, data: dict[str, Any], *, as_json: bool = False) -> Inputs:
         """Validate a form or command line into this modality's inputs; ``InputsError`` names each bad field

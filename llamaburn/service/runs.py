@@ -21,6 +21,7 @@ from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.assembly import BackendPool, PreparedRun, prepare_run
 from llamaburn.service.request import RunRequest
 from llamaburn.service.server_lock import ServerLock
+from llamaburn.service.sweeps import SweepService
 from llamaburn.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,7 @@ class RunService:
         self._history_listeners: list[Callable[[], None]] = []
         self._run_listeners: list[Callable[[Run], None]] = []
         self._unsaved_listeners: list[Callable[[Run, str], None]] = []
+        self.sweeps = SweepService(self)
 
     async def backend(self, name: str | None, url: str | None = None, api_key: str | None = None) -> Backend:
         """The service's open backend for this server (from its ``BackendPool``)."""
@@ -65,9 +67,11 @@ class RunService:
         return await self.model_infos.get(backend, model)
 
     def active(self, backend: Backend) -> Run | None:
-        """The run in progress (or waiting its turn) on ``backend``, if any."""
+        """The run in progress (or waiting its turn) on ``backend``, if any: a sweep's stream counts."""
         return next(
-            (run for run in self.runs.values() if run.target.backend is backend and not run.done.is_set()), None
+            (run for run in [*self.runs.values(), *self.sweeps.running()]
+             if run.target.backend is backend and not run.done.is_set()),
+            None,
         )
 
     def ahead(self, run: Run) -> Run | None:
@@ -195,6 +199,7 @@ class RunService:
 
     async def aclose(self) -> None:
         """Cancel what still runs, let it record its state, then close every backend."""
+        await self.sweeps.aclose()
         for run in self.runs.values():
             run.cancel()
         if self._tasks:

@@ -40,6 +40,8 @@ class RunRecord(SQLModel, table=True):
     model: str = Field(index=True)
     host: str | None = Field(default=None, index=True)
     """The machine that measured it (``system.hostname``): what a fleet's history filters and groups by."""
+    sweep_id: str | None = Field(default=None, index=True)
+    """The sweep it is a cell's stream of (``config.sweep.id``), else ``None``."""
     status: str
     error: str | None = None
     config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
@@ -148,6 +150,7 @@ class Store:
             return schema.revision(self.engine)
 
     def create_run(self, record: RunRecord) -> None:
+        record.sweep_id = record.sweep_id or sweep_of(record.config)
         with self._session() as session:
             session.add(record)
             session.commit()
@@ -173,6 +176,12 @@ class Store:
             if host is not None:
                 query = query.where(RunRecord.host == host)
             query = query.order_by(col(RunRecord.created_at).desc()).offset(offset).limit(limit)
+            return list(session.exec(query))
+
+    def sweep_runs(self, sweep_id: str) -> list[RunRecord]:
+        """A sweep's runs, oldest first: its cells in the order they ran, each cell's streams together."""
+        with self._session() as session:
+            query = select(RunRecord).where(RunRecord.sweep_id == sweep_id).order_by(col(RunRecord.created_at))
             return list(session.exec(query))
 
     def hosts(self) -> list[HostSummary]:
@@ -264,7 +273,10 @@ class Store:
         try:
             incoming = [
                 (
-                    RunRecord.model_validate({"host": (run.get("system") or {}).get("hostname"), **run}),
+                    RunRecord.model_validate(
+                        {"host": (run.get("system") or {}).get("hostname"), **run,
+                         "sweep_id": run.get("sweep_id") or sweep_of(run.get("config"))}
+                    ),
                     [
                         IterationRecord.model_validate({**it, "id": None, "run_id": run["id"]})
                         for it in run.get("iterations", [])
@@ -329,6 +341,13 @@ def _complete(session: Session, stored: RunRecord, incoming: RunRecord, iteratio
         stored.status, stored.summary, stored.error = incoming.status, incoming.summary, incoming.error
         session.add(stored)
     return bool(missing) or finished
+
+
+def sweep_of(config: Any) -> str | None:
+    """The sweep id a run's config names (``config.sweep.id``), if any."""
+    sweep = config.get("sweep") if isinstance(config, dict) else None
+    found = sweep.get("id") if isinstance(sweep, dict) else None
+    return found if isinstance(found, str) else None
 
 
 def now() -> datetime:

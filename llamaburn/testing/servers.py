@@ -56,8 +56,15 @@ class FakeServer:
     ``script`` can be swapped between requests; ``requests`` holds every request received, in order.
     """
 
-    def __init__(self, script: Script | None = None, models: Sequence[str] = (DEFAULT_MODEL,)) -> None:
+    def __init__(
+        self, script: Script | None = None, models: Sequence[str] = (DEFAULT_MODEL,), slots: int | None = None
+    ) -> None:
+        """``slots``: answer at most that many chats at once, as llama-server's ``-np``; the rest wait their
+        turn, and their scripted times start when a slot frees (so queueing shows in TTFT). ``None``: all
+        at once."""
         self.script = script or Script()
+        self.slots = slots
+        self._slots: asyncio.Semaphore | None = None
         self.models = list(models)
         self.requests: list[Received] = []
         self.model_path = "/models/absent.gguf"  # playing llama-server: /props's model_path (a GGUF, or not)
@@ -181,26 +188,35 @@ class FakeServer:
         self, start: float, pieces: list[Piece], encode: Callable[[Piece], bytes], error: bytes,
         malformed: bytes, final: Callable[[], list[bytes]], head: tuple[bytes, ...] = (),
     ) -> AsyncIterator[bytes]:
-        """The body of one answer: ``head`` at once, then paced chunks, faults and ``final`` as scripted."""
-        script = self.script
-        for line in head:
-            yield line
-        for index in range(len(pieces) + 1):
-            if index == script.stall_after and script.stall_s:
-                await self._sleep_until(time.monotonic() + script.stall_s)
-            if index == script.drop_after:
-                raise _DroppedConnection
-            if index in (script.error_after, script.malformed_after):
-                yield error if index == script.error_after else malformed
-                return
-            if index == len(pieces):
-                break
-            pace = pieces[index].last_index / script.tokens_per_s if script.tokens_per_s else 0.0
-            await self._sleep_until(start + script.ttft_s + pace, exact=index == 0)
-            yield encode(pieces[index])
-        if not script.no_done:
-            for line in final():
+        """The body of one answer, once a slot is free: ``head`` at once, then paced chunks, faults and
+        ``final`` as scripted."""
+        if self.slots is not None:
+            self._slots = self._slots or asyncio.Semaphore(self.slots)
+            await self._slots.acquire()
+            start = time.monotonic()  # the script's clock starts when the request gets a slot
+        try:
+            script = self.script
+            for line in head:
                 yield line
+            for index in range(len(pieces) + 1):
+                if index == script.stall_after and script.stall_s:
+                    await self._sleep_until(time.monotonic() + script.stall_s)
+                if index == script.drop_after:
+                    raise _DroppedConnection
+                if index in (script.error_after, script.malformed_after):
+                    yield error if index == script.error_after else malformed
+                    return
+                if index == len(pieces):
+                    break
+                pace = pieces[index].last_index / script.tokens_per_s if script.tokens_per_s else 0.0
+                await self._sleep_until(start + script.ttft_s + pace, exact=index == 0)
+                yield encode(pieces[index])
+            if not script.no_done:
+                for line in final():
+                    yield line
+        finally:
+            if self.slots is not None and self._slots is not None:
+                self._slots.release()
 
     def _refusal(self, model: str, openai: bool) -> Response | None:
         """The protocol's error answer for an unknown model or a scripted HTTP status; ``None`` to go on."""

@@ -20,6 +20,7 @@ from llamaburn.ui.history import HistoryPanel
 from llamaburn.ui.live import LivePanel
 from llamaburn.ui.plugins import plugins_dialog
 from llamaburn.ui.results import ResultsPanel
+from llamaburn.ui.sweep import SweepPanel
 
 
 class MainPage:
@@ -37,6 +38,7 @@ class MainPage:
             self._type_selector()
             self.live = LivePanel(self._finished)
             self.results = ResultsPanel(service)
+            self.sweep = SweepPanel(service, self.request)
             self.history = HistoryPanel(service, lambda run_ids: self.comparison.show(run_ids))
             self.comparison = ComparisonPanel(service)
         self._update_buttons()
@@ -88,21 +90,24 @@ class MainPage:
         self.run_button.set_enabled(not self.live.following and self.tabs.value in self.forms)
         self.cancel_button.set_enabled(self.live.following)
 
-    async def start(self) -> None:
-        """Run the selected tab's modality with its form's values."""
+    def request(self) -> RunRequest:
+        """The run the header and the selected tab's form describe: what Run starts and Sweep sweeps."""
         name, bar = self.tabs.value, self.backend_bar
         form = self.forms.get(name)
+        return RunRequest(
+            modality=name,
+            inputs=form.values() if form else {},
+            backend=bar.kind.value,
+            url=bar.url.value or None,
+            api_key=bar.key(),
+            read_timeout=bar.timeout(),
+            model=bar.model.value,
+        )
+
+    async def start(self) -> None:
+        """Run the selected tab's modality with its form's values."""
         try:
-            request = RunRequest(
-                modality=name,
-                inputs=form.values() if form else {},
-                backend=bar.kind.value,
-                url=bar.url.value or None,
-                api_key=bar.key(),
-                read_timeout=bar.timeout(),
-                model=bar.model.value,
-            )
-            run = await self.service.start(request)
+            run = await self.service.start(self.request())
         except LlamaBurnError as exc:
             self.live.log.push(f"error: {exc}")
             ui.notify(str(exc), type="negative", multi_line=True)

@@ -85,6 +85,14 @@ class TextModality(Modality):
         assert isinstance(inputs, TextInputs)
         return inputs.prompts[index % len(inputs.prompts)]
 
+    def with_context(self, inputs: dict[str, Any], context: str) -> dict[str, Any]:
+        """Every prompt after ``context``: the cache mode's nonce (cold) still comes first, so each request's
+        context is new to the server's prompt cache."""
+        prompts = inputs.get("prompts") or [DEFAULT_PROMPT]
+        if not isinstance(prompts, list):
+            return inputs  # not a list: the form refuses it by its own path
+        return {**inputs, "prompts": [f"{context}\n\n{prompt}" for prompt in prompts]}
+
     async def measure(
         self, inputs: Inputs, prompt: str, target: Target, on_text: Callable[[str], None]
     ) -> dict[str, Any]:

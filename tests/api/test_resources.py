@@ -138,6 +138,9 @@ async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> No
         "/api/models/{model_id}/info",
         "/api/plugins",
         "/api/uploads",
+        "/api/sweep",
+        "/api/sweep/{sweep_id}/stream",
+        "/api/sweep/{sweep_id}/cancel",
     }
     assert "409" in schema["paths"]["/api/benchmark"]["post"]["responses"]
     assert (
