@@ -100,3 +100,19 @@ async def test_the_server_describes_its_model_and_build(server_url: str) -> None
     assert (info.parameter_size, info.quantization, info.context_length) == ("268M", "Q4_K_M", 32768)
     assert (info.slots, info.family, info.chat_template) == (1, "gemma3", False)
     assert version == f"llama.cpp {props['build_info']}"
+
+
+async def test_twenty_runs_of_ten_in_a_row_complete_on_one_keep_alive_pool(server_url: str) -> None:
+    """llama-server sometimes closes a kept-alive connection after a streamed answer; a request sent on it
+    gets no byte back and is sent once more on a fresh connection. No run may fail on it (issue 16: three
+    of six runs did), and every resend is in its iteration's ``reconnects``."""
+    modality = load_registry().modality("text")
+    inputs = modality.parse_inputs({"iterations": 10, "warmup": 0, "prompts": [PROMPT], "max_tokens": 4,
+                                    "temperature": 0.0, "cache_mode": "warm"})
+    backend = OpenAIBackend(server_url)
+    try:
+        runs = [await Run(modality, inputs, Target(backend, llama_server.ALIAS)).execute() for _ in range(20)]
+    finally:
+        await backend.aclose()
+    assert [(run.status, len(run.iterations)) for run in runs] == [("completed", 10)] * 20, [r.error for r in runs]
+    assert all(metrics["reconnects"] in (0, 1) for run in runs for metrics in run.iterations)
