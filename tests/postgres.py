@@ -11,7 +11,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.system import missing
+from tests.system import free_port, missing
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 PACKAGE = "postgresql"  # the Debian package that ships BIN; `.ci/debian-packages` group "postgres"
@@ -40,12 +39,6 @@ def _as_postgres() -> list[str]:
     return ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Cluster:
     """A throwaway cluster that a test can stop and start again, as a team's server restarts under a run."""
 
@@ -57,7 +50,7 @@ class Cluster:
             user = pwd.getpwnam("postgres")
             os.chown(self.directory, user.pw_uid, user.pw_gid)
         owner = "postgres" if os.geteuid() == 0 else pwd.getpwuid(os.geteuid()).pw_name
-        self.port = _free_port()
+        self.port = free_port()
         subprocess.run(
             [*_as_postgres(), str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", owner, "--no-sync"],
             check=True,

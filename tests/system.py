@@ -82,6 +82,23 @@ def venv_with_project(project: Path, root: Path) -> Path:
     return python
 
 
+def free_port() -> int:
+    """A loopback port nothing listens on now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def stop(process: subprocess.Popen[bytes], timeout_s: float = 10) -> None:
+    """Stop a server a test started: SIGTERM, then SIGKILL if it has not exited within ``timeout_s``."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _pip(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "pip", *args], check=True, capture_output=True, text=True)
 
@@ -93,9 +110,7 @@ def served_app(python: Path, cwd: Path, *args: str, ready: str = "/", **env: str
 
     Its output goes to ``cwd / OUTPUT`` (a test reads what it printed there; a start that fails raises with
     it). ``PYTEST_CURRENT_TEST`` is left out, or NiceGUI never serves."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
+    port = free_port()
     environ = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"} | env
     output = cwd / OUTPUT
     with output.open("wb") as sink:
@@ -117,5 +132,4 @@ def served_app(python: Path, cwd: Path, *args: str, ready: str = "/", **env: str
             time.sleep(0.2)
         yield url
     finally:
-        process.terminate()
-        process.wait(timeout=15)
+        stop(process, timeout_s=15)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.system import needs_debian_packages
+from tests.system import free_port, needs_debian_packages
 
 pytestmark = needs_debian_packages("native")
 
@@ -42,12 +41,6 @@ def display() -> Iterator[str]:
     yield f":{number}"
     server.terminate()
     server.wait(timeout=10)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_native_window_opens_on_a_display(display: str, tmp_path: Path) -> None:

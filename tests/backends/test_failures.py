@@ -14,9 +14,9 @@ from tests.backends.wire import (
     BACKENDS,
     ask,
     collect,
-    free_port,
     text,
 )
+from tests.system import free_port
 
 # Failures both backends must turn into one actionable line
 

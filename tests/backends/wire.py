@@ -4,7 +4,6 @@ with the exact bytes real servers send (Ollama's NDJSON chunks, OpenAI-compatibl
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -68,7 +67,3 @@ def openai_chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any)
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
