@@ -14,6 +14,9 @@ from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import HEADLINE
 from llamaburn.service.compare import Comparison, ComparisonRow
 
+BAR_GAP_PCT = 20
+"""The gap between categories, in percent of a category's width: the error bars' offsets depend on it."""
+
 
 def iteration_chart(metrics: Sequence[Metric], iterations: list[dict[str, Any]]) -> dict[str, Any]:
     """The first metric as bars on the left axis, the second (if any) as a line on the right one."""
@@ -73,10 +76,6 @@ def bar_chart(comparison: Comparison, title: str, rows: list[ComparisonRow]) -> 
         "yAxis": {"type": "value"},
         "series": bars + [series for i in range(runs) if (series := _error_bars(rows, i, runs)) is not None],
     }
-
-
-BAR_GAP_PCT = 20
-"""The gap between categories, in percent of a category's width: the error bars' offsets depend on it."""
 
 
 def _error_bars(rows: list[ComparisonRow], run: int, runs: int) -> dict[str, Any] | None:
