@@ -27,7 +27,7 @@ from llamaburn.engine.events import (
     WarmupComplete,
 )
 from llamaburn.engine.metrics import Metric, measure_stream, percentile
-from llamaburn.engine.modality import Artifact, Inputs, Modality, Target, cli_flag
+from llamaburn.engine.modality import Artifact, Inputs, Modality, Prompt, Target, cli_flag
 from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError
 from llamaburn.hookspecs import hookimpl
 from llamaburn.storage.uploads import upload_path
@@ -52,6 +52,7 @@ __all__ = [
     "Metric",
     "Modality",
     "ModelEntry",
+    "Prompt",
     "ServerTimings",
     "Target",
     "Token",

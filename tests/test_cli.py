@@ -99,7 +99,7 @@ def test_no_save_leaves_history_alone(capsys: pytest.CaptureFixture[str], server
     (["--iterations", "0"], "iterations: Input should be greater than or equal to 1"),
     (["--warmup", "-1"], "warmup: Input should be greater than or equal to 0"),
     (["--temperature", "3"], "temperature: Input should be less than or equal to 2"),
-    (["--prompt", "  "], "prompts: Value error, a prompt is empty"),
+    (["--prompt", "  "], "prompts.0: Value error, a prompt is empty (got '  ')"),
     (["--modality", "sound"], "unknown modality 'sound'"),
     (["--backend", "tgi"], "unknown backend 'tgi'"),
     (["--modality", "image"], "Image benchmarks are coming soon"),

@@ -11,9 +11,9 @@ import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 from pydantic.fields import FieldInfo
 
 from llamaburn.backends.base import Backend
@@ -45,6 +45,17 @@ def single_item_aliases(inputs: type[BaseModel]) -> dict[str, str]:
         if alias and alias != name and typing.get_origin(field_type(info)[0]) is list:
             aliases[alias] = name
     return aliases
+
+
+def _not_blank(prompt: str) -> str:
+    if not prompt.strip():
+        raise ValueError("a prompt is empty")
+    return prompt
+
+
+Prompt = Annotated[str, AfterValidator(_not_blank)]
+"""A prompt field's item type (``prompts: list[Prompt]``): every modality refuses a blank prompt the same way,
+naming the item, before a request could send nothing."""
 
 
 class Inputs(BaseModel):

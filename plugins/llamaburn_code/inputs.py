@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from llamaburn.plugin import Inputs, cli_flag
+from llamaburn.plugin import Inputs, Prompt, cli_flag
 
 from .tasks import TASKS
 
@@ -22,7 +22,7 @@ DEFAULT_SYSTEM = (
 
 
 class CodeInputs(Inputs):
-    prompts: list[str] = Field(
+    prompts: list[Prompt] = Field(
         default_factory=list,
         description="Your own code prompts, used in turn; leave empty to use the built-in task suite.",
         json_schema_extra=cli_flag("--prompt", from_file="--prompts-file"),
@@ -48,13 +48,6 @@ class CodeInputs(Inputs):
         "in a limited child process (docs/reliability.md).",
     )
     test_timeout_s: float = Field(5.0, gt=0, le=60, description="Wall-clock limit of one functional check.")
-
-    @field_validator("prompts")
-    @classmethod
-    def _no_empty_prompt(cls, prompts: list[str]) -> list[str]:
-        if any(not prompt.strip() for prompt in prompts):
-            raise ValueError("a prompt is empty")
-        return prompts
 
     @field_validator("task")
     @classmethod

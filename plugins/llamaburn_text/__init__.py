@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from llamaburn.plugin import (
     ChatRequest,
     Inputs,
     Metric,
     Modality,
+    Prompt,
     Target,
     apply_cache_mode,
     check_cache_mode,
@@ -43,7 +44,7 @@ TEXT_METRICS = (
 
 
 class TextInputs(Inputs):
-    prompts: list[str] = Field(
+    prompts: list[Prompt] = Field(
         default_factory=lambda: [DEFAULT_PROMPT],
         min_length=1,
         description="One prompt, or a set used in turn by successive iterations.",
@@ -65,13 +66,6 @@ class TextInputs(Inputs):
     seed: int | None = Field(
         None, description="Sampling seed, for repeatable answers where supported.", json_schema_extra=cli_flag("--seed")
     )
-
-    @field_validator("prompts")
-    @classmethod
-    def _no_empty_prompt(cls, prompts: list[str]) -> list[str]:
-        if any(not prompt.strip() for prompt in prompts):
-            raise ValueError("a prompt is empty")
-        return prompts
 
 
 class TextModality(Modality):

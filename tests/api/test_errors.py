@@ -24,7 +24,7 @@ from tests.harness.api import follow, start, stored, types
         ({"temperature": 2.5}, ["body", "temperature"], "less than or equal to 2"),
         ({"max_tokens": 0}, ["body", "max_tokens"], "greater than or equal to 1"),
         ({"prompt": "  "}, ["body", "prompt"], "a prompt is empty"),
-        ({"prompt": None, "prompts": ["ok", ""]}, ["body", "prompts"], "a prompt is empty"),
+        ({"prompt": None, "prompts": ["ok", ""]}, ["body", "prompts", 1], "a prompt is empty"),
         ({"prompt": None, "prompts": []}, ["body", "prompts"], "at least 1 item"),
         ({"prompts": ["a"]}, ["body", "prompt"], "prompt or prompts, not both"),
         ({"type": "poetry"}, ["body", "type"], "unknown modality 'poetry'; choose from: text, image"),

@@ -69,8 +69,10 @@ def run_request(registry: Registry, body: RunBody) -> tuple[RunRequest, dict[str
 def _located(problems: list[tuple[tuple[str | int, ...], str]], renamed: dict[str, str]) -> RequestValidationError:
     errors = []
     for loc, message in problems:
-        head = renamed.get(str(loc[0]), loc[0]) if loc else "body"
-        errors.append({"type": "value_error", "loc": ("body", head, *loc[1:]), "msg": message})
+        alias = renamed.get(str(loc[0])) if loc else None
+        # a one-item alias was sent as a scalar: name it, with no item index
+        where = ("body", alias) if alias else ("body", *loc)
+        errors.append({"type": "value_error", "loc": where, "msg": message})
     return RequestValidationError(errors)
 
 
