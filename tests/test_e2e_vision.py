@@ -8,6 +8,8 @@ Set LLAMABURN_SCREENSHOTS=docs/screenshots to refresh the README's vision screen
 from __future__ import annotations
 
 import base64
+import contextlib
+import sqlite3
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,3 +111,28 @@ def test_a_video_upload_previews_its_sampled_frames_as_a_strip(
     expect(page.get_by_text("Complete", exact=True)).to_be_visible(timeout=20_000)
     expect(page.get_by_text("Frame rate").first).to_be_visible()
     expect(page.locator(".q-img:visible")).to_have_count(6)  # the preview's 3 and the 3 frames sent
+
+
+def test_bad_files_and_a_blind_model_are_told_in_the_page_and_nothing_is_stored(
+    app_url: str, page: Page, seeing: VisionServer, tmp_path: Path
+) -> None:
+    page.goto(app_url)
+    expect(page.get_by_text("connected · 2 models")).to_be_visible(timeout=15_000)
+    page.get_by_role("tab", name="Image").click()
+    drop(page, b"<html><body>not a picture</body></html>", "cat.png", "image/png")
+    expect(page.get_by_text("cat.png: the upload is not a PNG, JPEG, WebP or GIF image")).to_be_visible(timeout=10_000)
+    drop(page, encoded(SOURCE, "PNG")[:90], "cut.png", "image/png")
+    expect(page.get_by_text("image_path: Value error, the image cannot be decoded", exact=False)).to_be_visible(
+        timeout=10_000
+    )
+    page.get_by_role("button", name="Run").click()  # the cut picture is still the field's value
+    expect(page.get_by_text("error: image_path: Value error, the image cannot be decoded", exact=False)).to_be_visible()
+    drop(page, encoded(SOURCE, "PNG"), "gradient.png", "image/png")
+    expect(page.locator(".q-img:visible")).to_have_count(1, timeout=10_000)
+    seeing.vision = False
+    page.get_by_role("button", name="Run").click()
+    message = f"{MODEL} has no vision capability: pick a vision model such as gemma3, llava or qwen2.5vl"
+    expect(page.get_by_text(f"error: {message}")).to_be_visible(timeout=10_000)
+    with contextlib.closing(sqlite3.connect(tmp_path / "e2e.db")) as history:
+        assert history.execute("SELECT count(*) FROM runs").fetchone() == (0,)
+    assert [r for r in seeing.requests if r.path == "/api/chat"] == []

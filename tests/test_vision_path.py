@@ -161,3 +161,22 @@ async def test_a_server_that_does_not_say_what_its_model_sees_is_given_the_benef
             assert len([r for r in server.requests if "chat" in r.path]) == 2
         finally:
             await service.aclose()
+
+
+async def test_the_documented_vision_modality_runs_against_the_fake_vision_server() -> None:
+    """docs/plugins.md's ``llamaburn_flag.py``, executed as written: its one picture reaches the server and
+    its prefill cost is measured by the shared ``measure()``."""
+    from types import ModuleType
+
+    from tests.test_plugin_docs import FILES
+
+    module = ModuleType("llamaburn_flag")
+    exec(compile(FILES["llamaburn_flag.py"].code, "docs/plugins.md:llamaburn_flag.py", "exec"), module.__dict__)
+    flag = module.FlagModality()
+    inputs = flag.parse_inputs({"stripes": 2})
+    with VisionServer(Script(tokens=3, ttft_s=TTFT_S), per_picture_s=PER_PICTURE_S, expected=[(120, 120)]) as server:
+        async with OllamaBackend(server.url) as backend:
+            await backend.models()
+            metrics = await flag.measure(inputs, flag.prompt(inputs, 0), Target(backend, DEFAULT_MODEL), print)
+    assert metrics["image_processing_ms"] == pytest.approx(PER_PICTURE_S * 1000, abs=CLOCK_MS)
+    assert metrics["stripes"] == 2 and metrics["pictures"][0]["label"] == "flag"
