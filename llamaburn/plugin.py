@@ -14,6 +14,7 @@ A minimal modality plugin::
 """
 
 from llamaburn.backends.base import Backend, Breakdown, ChatRequest, Chunk, ModelEntry, ServerTimings
+from llamaburn.backends.transcription import TranscriptionRequest, TranscriptPiece, check_transcription
 from llamaburn.engine.cache import apply_cache_mode, check_cache_mode
 from llamaburn.engine.events import (
     Cancelled,
@@ -27,8 +28,8 @@ from llamaburn.engine.events import (
     WarmupComplete,
 )
 from llamaburn.engine.metrics import Metric, measure_stream, percentile
-from llamaburn.engine.modality import Artifact, Inputs, Modality, Target, cli_flag
-from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError
+from llamaburn.engine.modality import Artifact, Inputs, Modality, Target, Transcript, cli_flag
+from llamaburn.errors import BackendError, CapabilityError, ComingSoonError, ConfigError, LlamaBurnError
 from llamaburn.hookspecs import hookimpl
 from llamaburn.storage.uploads import upload_path
 
@@ -38,6 +39,7 @@ __all__ = [
     "BackendError",
     "Breakdown",
     "Cancelled",
+    "CapabilityError",
     "ChatRequest",
     "Chunk",
     "ComingSoonError",
@@ -55,10 +57,14 @@ __all__ = [
     "ServerTimings",
     "Target",
     "Token",
+    "Transcript",
+    "TranscriptPiece",
+    "TranscriptionRequest",
     "Warmup",
     "WarmupComplete",
     "apply_cache_mode",
     "check_cache_mode",
+    "check_transcription",
     "cli_flag",
     "hookimpl",
     "measure_stream",

@@ -66,7 +66,7 @@ def test_benchmark_live_history_and_comparison_in_a_browser(app_url: str, page: 
     tabs = page.locator(".q-tab")
     expect(tabs).to_have_count(6)
     expect(page.locator(".q-tab--active")).to_contain_text("Text")
-    expect(page.get_by_text("Coming Soon")).to_have_count(4)
+    expect(page.get_by_text("Coming Soon")).to_have_count(3)
     expect(page.get_by_text("Q4_K_M")).to_be_visible()
     screenshot(page, "main")
     page.get_by_role("tab", name="Image").click()

@@ -13,6 +13,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from llamaburn.engine.modality import field_type
+from llamaburn.ui.upload import UploadInput, takes_text_file, text_file_input, upload_kind
 
 Reader = Callable[[], Any]
 
@@ -52,6 +53,9 @@ class InputsForm:
             default = info.default_factory()  # type: ignore[call-arg]
         label, hint = _label(name, info), info.description or ""
         mark = f"field-{name}"
+        if (kind := upload_kind(info)) is not None:
+            upload = UploadInput(label, kind, hint, mark)
+            return lambda: upload.value
         if typing.get_origin(annotation) is list:
             area = ui.textarea(f"{label} (one per line)", value="\n".join(str(v) for v in default or []))
             area.classes("w-full").props("autogrow outlined").tooltip(hint).mark(mark)
@@ -83,6 +87,8 @@ class InputsForm:
             return lambda: _as_int(number.value) if annotation is int else number.value
         field = (ui.textarea if _multiline(info) else ui.input)(label, value=default or "")
         field.classes("w-full").props("outlined").tooltip(hint).mark(mark)
+        if takes_text_file(info):
+            text_file_input(field, mark)
         return lambda: (field.value or None) if optional else field.value
 
 
