@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from llamaburn.backends.base import Backend
 from llamaburn.backends.ollama import OllamaBackend
@@ -87,7 +89,27 @@ async def measure(
 def test_normalisation_drops_case_punctuation_and_spacing_but_keeps_numbers_as_written() -> None:
     assert normalise("  The Fox,\n jumped!  Over 3.5 m — at 1,000 ft.") == "the fox jumped over 3.5 m at 1,000 ft"
     assert normalise("I'm here") == "i m here"
+    assert normalise("Cafe\u0301 CAFÉ") == "café café"  # an accent typed apart stays in its letter
     assert score("five dogs", "5 dogs").wer == 50.0  # a number is a word as written: 5 is not five
+
+
+@given(st.text(max_size=80))
+def test_normalisation_is_idempotent_and_leaves_only_words(text: str) -> None:
+    once = normalise(text)
+    assert normalise(once) == once and once == once.strip() and "  " not in once
+    assert once == once.lower() and not any(char.isspace() and char != " " for char in once)
+    for index, char in enumerate(once):
+        if not (char.isalnum() or char == " "):  # punctuation survives only between two digits
+            assert 0 < index < len(once) - 1 and once[index - 1].isdigit() and once[index + 1].isdigit()
+
+
+@given(st.text(alphabet="abc ", max_size=30), st.text(alphabet="abc ", max_size=30))
+def test_wer_is_the_edit_count_over_the_reference_words(reference: str, transcript: str) -> None:
+    assume(normalise(reference))
+    result = score(reference, transcript)
+    errors = result.substitutions + result.deletions + result.insertions
+    assert result.wer == pytest.approx(errors / len(normalise(reference).split()) * 100)
+    assert (result.wer == 0) == (normalise(reference) == normalise(transcript))
 
 
 def test_score_counts_each_kind_of_error() -> None:

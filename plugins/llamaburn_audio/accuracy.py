@@ -1,14 +1,16 @@
 """Word and character error rates against a reference transcript, with jiwer, after one normalisation
 (docs/metrics.md): a transcript is not wrong for its capitals, its punctuation or its line breaks.
 
-The normalisation lowercases, drops punctuation (but keeps it between digits: ``3.5``, ``1,000``), and
-collapses whitespace. Numbers stay as written: ``5`` and ``five`` are different words, because turning one
-into the other would need a language's number grammar, and would hide a model that writes them wrongly.
+The normalisation composes Unicode (NFC), lowercases, drops punctuation (but keeps it between digits:
+``3.5``, ``1,000``), and collapses whitespace. Numbers stay as written: ``5`` and ``five`` are different
+words, because turning one into the other would need a language's number grammar, and would hide a model
+that writes them wrongly.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,8 +21,9 @@ PUNCTUATION = re.compile(r"(?<!\d)[^\w\s]|[^\w\s](?!\d)|_")
 
 
 def normalise(text: str) -> str:
-    """The text as it is compared: lowercase, without punctuation, its words separated by single spaces."""
-    return " ".join(PUNCTUATION.sub(" ", text.lower()).split())
+    """The text as it is compared: composed (NFC, so an accent typed apart stays in its letter), lowercase,
+    without punctuation, its words separated by single spaces."""
+    return " ".join(PUNCTUATION.sub(" ", unicodedata.normalize("NFC", text).lower()).split())
 
 
 @dataclass(frozen=True, slots=True)
