@@ -5,6 +5,7 @@ against the fake's own clock and its known errors; every bad input refused with 
 from __future__ import annotations
 
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from llamaburn.testing import FakeServer
 from llamaburn.testing import registry as plugins_named
 from llamaburn.testing.transcription import CHAT_MODEL, SPEECH_MODEL, Behaviour, FakeTranscriptionServer
 from llamaburn_audio.accuracy import normalise, score
+from llamaburn_audio.recording import Recording, read_recording
 from tests.audio_samples import FORMATS, HEARD, HEARD_ERRORS, SENTENCE, decoded_seconds, recording
 from tests.harness.cli import assert_one_error_line, cli
 from tests.system import needs_debian_packages
@@ -156,6 +158,29 @@ async def test_openai_compatible_run(
     record = store.get_run(run.id)
     assert record.status == "completed"
     assert record.summary["wer"]["mean"] == pytest.approx(HEARD_ERRORS / 9 * 100)
+
+
+async def test_decoding_is_client_work_kept_out_of_the_models_time(
+    fake: FakeTranscriptionServer, registry: Registry, store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the file made 300 ms slower shows nowhere in the model's time: the clock starts after it."""
+    import llamaburn_audio.modality as audio_modality
+
+    def slow_read(path: str) -> Recording:
+        time.sleep(0.3)
+        return read_recording(path)
+
+    monkeypatch.setattr(audio_modality, "read_recording", slow_read)
+    path = recording(tmp_path, "flac")
+    backend = OpenAIBackend(fake.url)
+    try:
+        run = await measure(registry, backend, store, SPEECH_MODEL, audio_path=upload(path), reference_text=SENTENCE)
+    finally:
+        await backend.aclose()
+    for metrics, answer in zip(run.iterations, fake.served[1:], strict=True):
+        assert metrics["decode_ms"] > 0
+        assert_within_transport(metrics["processing_ms"], answer.processing_s * 1000)
+        assert_within_transport(metrics["first_word_ms"], (answer.first_word_at - answer.received_at) * 1000)
 
 
 async def test_whisper_cpp_run(fake: FakeTranscriptionServer, registry: Registry, store: Store, tmp_path: Path) -> None:
