@@ -14,6 +14,7 @@ A minimal modality plugin::
 """
 
 from llamaburn.backends.base import Backend, Breakdown, ChatRequest, Chunk, ModelEntry, ServerTimings
+from llamaburn.backends.transcription import TranscriptionRequest, TranscriptPiece, check_transcription
 from llamaburn.engine.cache import apply_cache_mode, check_cache_mode
 from llamaburn.engine.events import (
     Cancelled,
@@ -27,9 +28,16 @@ from llamaburn.engine.events import (
     WarmupComplete,
 )
 from llamaburn.engine.metrics import Metric, measure_stream, percentile
-from llamaburn.engine.modality import Artifact, Inputs, Modality, Prompt, Target, cli_flag
+from llamaburn.engine.modality import Artifact, Inputs, Modality, Prompt, Target, Transcript, cli_flag
 from llamaburn.engine.vision import VISION_METRICS, Picture, VisionInputs, VisionModality
-from llamaburn.errors import BackendError, ComingSoonError, ConfigError, InputsError, LlamaBurnError
+from llamaburn.errors import (
+    BackendError,
+    CapabilityError,
+    ComingSoonError,
+    ConfigError,
+    InputsError,
+    LlamaBurnError,
+)
 from llamaburn.hookspecs import hookimpl
 from llamaburn.storage.uploads import upload_path
 
@@ -40,6 +48,7 @@ __all__ = [
     "BackendError",
     "Breakdown",
     "Cancelled",
+    "CapabilityError",
     "ChatRequest",
     "Chunk",
     "ComingSoonError",
@@ -60,12 +69,16 @@ __all__ = [
     "ServerTimings",
     "Target",
     "Token",
+    "Transcript",
+    "TranscriptPiece",
+    "TranscriptionRequest",
     "VisionInputs",
     "VisionModality",
     "Warmup",
     "WarmupComplete",
     "apply_cache_mode",
     "check_cache_mode",
+    "check_transcription",
     "cli_flag",
     "hookimpl",
     "measure_stream",

@@ -35,7 +35,7 @@ class TinyPlugin:
 def test_hook_register_modalities_builtins_through_entry_points() -> None:
     registry = load_registry()
     assert list(registry.modalities) == BUILTINS
-    assert [n for n, m in registry.modalities.items() if m.available] == ["text", "image", "video", "code"]
+    assert [n for n, m in registry.modalities.items() if m.available] == ["text", "image", "audio", "video", "code"]
     rows = {row.name: row for row in registry.describe() if row.kind == "modality"}
     assert rows["text"].distribution == "llamaburn"
     assert not registry.problems
@@ -43,7 +43,7 @@ def test_hook_register_modalities_builtins_through_entry_points() -> None:
 
 def test_hook_register_backends_builtins() -> None:
     registry = load_registry()
-    assert list(registry.backends) == ["ollama", "openai", "embedded"]
+    assert list(registry.backends) == ["ollama", "openai", "embedded", "whisper-cpp"]
     assert all(issubclass(cls, Backend) for cls in registry.backends.values())
 
 

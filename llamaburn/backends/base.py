@@ -19,6 +19,7 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 
+from llamaburn.backends.transcription import TranscriptionRequest, TranscriptPiece
 from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
 
 T = TypeVar("T")
@@ -248,6 +249,12 @@ class Backend(ABC):
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Stream one answer. The request is sent on the first ``__anext__``, not before."""
 
+    def transcribe(self, request: TranscriptionRequest) -> AsyncIterator[TranscriptPiece]:
+        """Transcribe one recording, yielding the text as it arrives; only backends whose ``capabilities``
+        hold ``"transcription"`` override it (``check_capabilities`` refuses the others before a run). The
+        request is sent on the first ``__anext__``, where the clock starts."""
+        raise BackendError(f"{self.label} cannot transcribe: pick a backend with the transcription capability")
+
     async def describe(self, model: str) -> ModelFacts:
         """What this server can tell about ``model`` (size, quant, family...); ``ModelInfoService`` merges it.
 
@@ -267,10 +274,17 @@ class Backend(ABC):
         return ModelFacts(self.name)
 
     async def send_stream(
-        self, path: str, body: dict[str, Any], headers: dict[str, str] | None = None
+        self,
+        path: str,
+        body: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        data: dict[str, str] | None = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
     ) -> tuple[httpx.Response, float | None]:
-        """POST ``body`` to ``path`` and return the response, its body unread, with the ``perf_counter``
-        reading of a resend (``None`` when the first attempt answered). The caller closes the response.
+        """POST ``body`` as JSON (or ``data`` and ``files`` as a multipart form) to ``path`` and return the
+        response, its body unread, with the ``perf_counter`` reading of a resend (``None`` when the first
+        attempt answered). The caller closes the response.
 
         llama-server (cpp-httplib) sometimes closes a keep-alive connection after a streamed answer while
         its headers still announce ``Keep-Alive``, and the next request sent on it gets no byte back (13 of
@@ -279,7 +293,9 @@ class Backend(ABC):
         second failure is the server's and is raised; an error after the headers is never retried.
         """
         def request() -> httpx.Request:
-            return self.client.build_request("POST", path, json=body, headers=headers)
+            return self.client.build_request(
+                "POST", path, json=body, data=data, files=files, headers=headers
+            )
 
         try:
             return await self.client.send(request(), stream=True), None

@@ -8,6 +8,7 @@ from typing import Any
 from llamaburn.backends.embedded import EmbeddedBackend
 from llamaburn.backends.ollama import OllamaBackend
 from llamaburn.backends.openai import OpenAIBackend
+from llamaburn.backends.whisper_cpp import WhisperCppBackend
 from llamaburn.hookspecs import hookimpl
 
 
@@ -16,3 +17,4 @@ def register_backends(register: Callable[[Any], None]) -> None:
     register(OllamaBackend)
     register(OpenAIBackend)
     register(EmbeddedBackend)
+    register(WhisperCppBackend)

@@ -26,6 +26,7 @@ from llamaburn.backends.base import (
     one_line,
 )
 from llamaburn.backends.llama_server import build_version, local_gguf, meta_facts, model_modalities, props_facts
+from llamaburn.backends.transcription import TranscriptionRequest, TranscriptPiece, stream_openai
 from llamaburn.errors import BackendError
 
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}  # as httpx-sse's aconnect_sse sends
@@ -37,7 +38,7 @@ class OpenAIBackend(Backend):
     default_url = "http://127.0.0.1:8080"
     url_placeholder: ClassVar[str | None] = "http://127.0.0.1:8080"
     takes_api_key = True  # vLLM --api-key, LM Studio, hosted servers
-    capabilities = frozenset({"chat", "vision"})
+    capabilities = frozenset({"chat", "vision", "transcription"})
     prompt_cache = True
 
     def __init__(self, url: str | None = None, **options: Any) -> None:
@@ -156,6 +157,10 @@ class OpenAIBackend(Backend):
                 await response.aclose()
         if not done:
             raise BackendError(f"{self.label} at {self.url} ended the stream without [DONE]")
+
+    def transcribe(self, request: TranscriptionRequest) -> AsyncIterator[TranscriptPiece]:
+        """``/v1/audio/transcriptions``, streamed where the server streams (``transcription.stream_openai``)."""
+        return stream_openai(self, request)
 
     def _parse(self, data: dict[str, Any]) -> Chunk:
         """One event's chunk, its fields type-checked: a field of the wrong JSON type is a ``BackendError``."""

@@ -93,6 +93,21 @@ class Artifact(BaseModel):
     error_label: str = "Error"
 
 
+class Transcript(BaseModel):
+    """What the live panel shows of a transcription run: a player for the recording, and the transcript's
+    words with those that differ from the reference marked. The app reads only the names declared here, so
+    it knows no modality's fields."""
+
+    model_config = ConfigDict(frozen=True)
+
+    audio_input: str
+    """The inputs field whose value is the recording's real path (an upload resolved by ``upload_path``)."""
+    words_detail: str
+    """The key of ``measure()``'s dict holding the transcript's alignment with the reference: a list of
+    ``{"op": "equal" | "substitute" | "insert" | "delete", "ref": str, "hyp": str}``, or ``None``."""
+    label: str = "Transcript"
+
+
 @dataclass(frozen=True, slots=True)
 class Target:
     """The model under test: a started backend and the model id to ask it for."""
@@ -143,6 +158,8 @@ class Modality:
     """What a backend must be able to do for this modality (its ``capabilities``): "chat", "vision"..."""
     artifact: ClassVar[Artifact | None] = None
     """What the live panel shows of each completed iteration beyond its metrics; ``None``: only the text."""
+    transcript: ClassVar[Transcript | None] = None
+    """For a transcription modality, the player and the marked words the live panel shows."""
 
     def prompt(self, inputs: Inputs, index: int) -> str:
         """What request ``index`` (0-based, warmups included) asks, as shown in ``iteration_start``."""
@@ -153,6 +170,10 @@ class Modality:
     ) -> dict[str, Any]:
         """Send one request, pass streamed text to ``on_text`` as it arrives, and return its metrics."""
         raise ComingSoonError(f"{self.label} benchmarks are coming soon: only available modalities can run")
+
+    async def preflight(self, inputs: Inputs, target: Target) -> None:
+        """Refuse, before the run exists (so nothing is stored), a model that cannot serve ``inputs``: a chat
+        model picked for transcription. It may send a request; it is not measured."""
 
     def with_context(self, inputs: dict[str, Any], context: str) -> dict[str, Any]:
         """The raw ``inputs`` with ``context`` put before what each request asks: how a sweep's context

@@ -183,6 +183,7 @@ async def prepare_run(
         check(backend)
     model = await resolve_model(backend, checked.model)
     await check_model_capabilities(checked.modality, Target(backend, model))
+    await checked.modality.preflight(checked.inputs, Target(backend, model))
     info = (await model_infos.get(backend, model)).model_dump(mode="json") if model_infos else {}
     run = Run(checked.modality, checked.inputs, Target(backend, model))
     if check is not None:

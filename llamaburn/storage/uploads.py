@@ -92,6 +92,14 @@ def _mp4(head: bytes, _: Path) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in MP4_BRANDS
 
 
+M4A_BRANDS = {b"M4A ", b"M4B "}
+
+
+def _m4a(head: bytes, _: Path) -> bool:
+    """An ISO media file whose major brand is an MP4 audio file's (AAC or ALAC in ``.m4a``)."""
+    return head[4:8] == b"ftyp" and head[8:12] in M4A_BRANDS
+
+
 def _webm(head: bytes, _: Path) -> bool:
     """An EBML header whose DocType is ``webm`` (Matroska files say ``matroska``)."""
     return head.startswith(b"\x1a\x45\xdf\xa3") and b"\x42\x82\x84webm" in head[:64]
@@ -154,6 +162,7 @@ FORMATS: dict[Kind, tuple[Format, ...]] = {
         Format("audio/mpeg", ".mp3", _mp3),
         Format("audio/flac", ".flac", lambda head, _: head.startswith(b"fLaC")),
         Format("audio/ogg", ".ogg", _ogg_audio),
+        Format("audio/mp4", ".m4a", _m4a),
     ),
     "video": (
         Format("video/mp4", ".mp4", _mp4),
@@ -169,7 +178,7 @@ FORMATS: dict[Kind, tuple[Format, ...]] = {
 }
 ACCEPTED: dict[Kind, str] = {
     "image": "a PNG, JPEG, WebP or GIF image",
-    "audio": "a WAV, MP3, FLAC or Ogg recording",
+    "audio": "a WAV, MP3, FLAC, Ogg or M4A recording",
     "video": "an MP4, WebM, MKV or MOV video",
     "graphics3d": "a glTF, GLB or OBJ model",
 }

@@ -15,6 +15,7 @@ from pydantic_core import PydanticUndefined
 from llamaburn.engine.modality import Modality, field_type
 from llamaburn.storage.uploads import upload_kind
 from llamaburn.ui.pictures import UploadInput
+from llamaburn.ui.text_file import takes_text_file, text_file_input
 
 Reader = Callable[[], Any]
 
@@ -89,6 +90,8 @@ class InputsForm:
             return lambda: _as_int(number.value) if annotation is int else number.value
         field = (ui.textarea if _multiline(info) else ui.input)(label, value=default or "")
         field.classes("w-full").props("outlined").tooltip(hint).mark(mark)
+        if takes_text_file(info):
+            text_file_input(field, mark)
         return lambda: (field.value or None) if optional else field.value
 
 

@@ -33,6 +33,7 @@ class BackendBar:
         self.report = report
         self.backend: Backend | None = None
         self.entries: dict[str, ModelEntry] = {}
+        self._attempt = 0  # the newest connect(); an older one that answers later is dropped
         options = {name: cls.label for name, cls in service.registry.backends.items()}
         with ui.row().classes("items-center gap-3 w-full"):
             self.kind = ui.select(options, label="Backend", on_change=self.connect).classes("min-w-[14rem]")
@@ -71,15 +72,24 @@ class BackendBar:
         self.url.props(f'placeholder="{declared.url_placeholder or ""}"')
         self.status.set_text("connecting…")
         self.status.props("color=grey")
+        self._attempt += 1
+        attempt = self._attempt
         try:
-            self.backend = await self.service.backend(name, self.url.value or None, self.key())
-            entries = await self.backend.models()
+            backend = await self.service.backend(name, self.url.value or None, self.key())
+            entries = await backend.models()
         except LlamaBurnError as exc:
+            if attempt != self._attempt:
+                return
             self.backend = None
             self.entries = {}
             self.model.set_options([])
             self._fail(str(exc))
             return
+        if attempt != self._attempt:
+            # The user chose again while this one waited (the embedded server takes seconds to start): its
+            # answer must not replace the newer choice's models.
+            return
+        self.backend = backend
         self.entries = {entry.id: entry for entry in entries}
         self.status.set_text(f"connected · {len(entries)} model{'s' if len(entries) != 1 else ''}")
         self.status.props("color=positive")

@@ -30,6 +30,7 @@ from llamaburn.engine.modality import HEADLINE, Artifact
 from llamaburn.engine.runner import Run
 from llamaburn.ui.artifact import ArtifactView
 from llamaburn.ui.pictures import SentPictures
+from llamaburn.ui.transcript import TranscriptView
 
 REFRESH_S = 0.1
 ITERATION_COLUMN = {"name": "iteration", "label": "#", "field": "iteration"}
@@ -64,6 +65,7 @@ class LivePanel:
                 self.output = ui.label("").classes("whitespace-pre-wrap font-mono text-sm p-2").mark("live-text")
             self.sent = SentPictures()  # a vision run's pictures, from its first completed request on
             self.artifact = ArtifactView()
+            self.transcript = TranscriptView()
             self.iterations = ui.table(columns=iteration_columns(()), rows=[], row_key="iteration")
             self.iterations.classes("w-full").props("dense flat").mark("live-iterations")
             self.log = ui.log(max_lines=500).classes("w-full h-40 text-xs").mark("event-log")
@@ -85,6 +87,7 @@ class LivePanel:
         self.iterations.rows = []
         self.artifact.clear()
         self.sent.clear()
+        self.transcript.follow(run)
         self.notice.set_visibility(False)
         self.progress.set_text("Starting…")
 
@@ -121,6 +124,7 @@ class LivePanel:
                 self.progress.set_text(f"Iteration {event.iteration}/{event.total}")
                 self.prompt.set_text(event.prompt)
                 self.artifact.clear()
+                self.transcript.clear()
                 self.bar.set_value((event.iteration - 1) / event.total)
                 self.log.push(f"iteration {event.iteration}/{event.total} started")
             case Token(thinking=True):
@@ -132,6 +136,7 @@ class LivePanel:
                 self.sent.show(event.metrics)
                 if (artifact := self._modality_artifact()) is not None:
                     self.artifact.show(artifact, event.metrics)
+                self.transcript.show(self.run, event.metrics)
                 self.log.push(f"iteration {event.iteration} complete: {metric_line(event.metrics, self._metrics())}")
             case Complete():
                 self.bar.set_value(1)

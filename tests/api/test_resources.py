@@ -117,7 +117,8 @@ async def test_plugins_lists_modalities_and_backends(client: httpx.AsyncClient) 
     plugins = (await client.get("/api/plugins")).json()
     rows = {(p["kind"], p["name"]): p for p in plugins}
     assert rows[("modality", "text")]["available"] is True
-    assert rows[("modality", "audio")]["available"] is False
+    assert rows[("modality", "audio")]["available"] is True
+    assert rows[("modality", "video")]["available"] is False
     assert {("backend", "ollama"), ("backend", "openai"), ("backend", "embedded")} <= set(rows)
 
 
