@@ -7,7 +7,6 @@ stack, not the server.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import time
@@ -19,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 
 import httpx
 
+from llamaburn.backends.picture import Picture
 from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
 
 T = TypeVar("T")
@@ -112,30 +112,6 @@ class Chunk:
     resent_at: float | None = None
     """Set on a marker chunk, before any text, when the request was sent again on a fresh connection: the
     ``time.perf_counter()`` reading just before the resend, where the iteration's clock restarts."""
-
-
-@dataclass(frozen=True, slots=True)
-class Picture:
-    """One picture a vision request sends, encoded as it goes on the wire.
-
-    ``base64`` is made once, with the picture, so encoding is the modality's client work (timed as
-    preprocessing) and never part of a request's TTFT. ``label`` names it for people ("front", "t=2.0 s").
-    """
-
-    data: bytes
-    media_type: str
-    width: int
-    height: int
-    label: str = ""
-    base64: str = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "base64", base64.b64encode(self.data).decode("ascii"))
-
-    @property
-    def data_url(self) -> str:
-        """The picture as an OpenAI ``image_url``: ``data:image/png;base64,...``."""
-        return f"data:{self.media_type};base64,{self.base64}"
 
 
 @dataclass(slots=True)
