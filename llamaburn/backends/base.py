@@ -214,6 +214,22 @@ class Backend(ABC):
         not, a cold run defeats the prompt cache with a nonce line instead."""
         return False
 
+    async def tokenize(self, text: str) -> list[int] | None:
+        """The server's own token ids for ``text``, without special tokens: how a sweep's context depth is
+        counted exactly. ``None`` (the default) when the server has no tokenizer endpoint: the depth is
+        then an estimate, recorded as one."""
+        return None
+
+    async def detokenize(self, tokens: list[int]) -> str | None:
+        """The text of ``tokens`` by the server's tokenizer; ``None`` where ``tokenize`` is."""
+        return None
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        with self.errors():
+            response = await self.client.post(path, json=body)
+            self.raise_for_status(response)
+            return self.decode(response.text)
+
     @abstractmethod
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Stream one answer. The request is sent on the first ``__anext__``, not before."""

@@ -69,6 +69,26 @@ class OpenAIBackend(Backend):
     async def takes_cache_prompt(self) -> bool:
         return bool(await self.props())
 
+    async def tokenize(self, text: str) -> list[int] | None:
+        """llama-server's ``POST /tokenize``; other servers (no ``/props``) have none."""
+        if not await self.props():
+            return None
+        tokens = self.field(await self.post_json("/tokenize", {"content": text, "add_special": False}),
+                            "tokens", list, "a tokenize answer")
+        if tokens is None or not all(isinstance(token, int) for token in tokens):
+            raise self.broken("a tokenize answer without its 'tokens' list of ids")
+        return tokens
+
+    async def detokenize(self, tokens: list[int]) -> str | None:
+        """llama-server's ``POST /detokenize``."""
+        if not await self.props():
+            return None
+        content = self.field(await self.post_json("/detokenize", {"tokens": tokens}), "content", str,
+                             "a detokenize answer")
+        if content is None:
+            raise self.broken("a detokenize answer without its 'content'")
+        return content
+
     async def version(self) -> str | None:
         """llama-server's build (``/props`` ``build_info``); other servers do not say."""
         return build_version(await self.props())

@@ -141,6 +141,7 @@ async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> No
         "/api/sweep",
         "/api/sweep/{sweep_id}/stream",
         "/api/sweep/{sweep_id}/cancel",
+        "/api/sweep/{sweep_id}/resume",
     }
     assert "409" in schema["paths"]["/api/benchmark"]["post"]["responses"]
     assert (
