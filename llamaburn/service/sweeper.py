@@ -126,9 +126,11 @@ class Sweep:
         self, backends: BackendPool, store: Store | None, model_infos: ModelInfoService | None = None,
         check: Callable[[Backend], None] | None = None,
     ) -> AsyncIterator[Cell]:
-        """Check the servers, then run the missing points in order, yielding each as it ends. ``check`` is
-        ``prepare_run``'s: the service refuses, by it, a point whose server one of its runs is measuring."""
-        await self.check_servers(backends, check)
+        """Check the servers (unless done already), then run the missing points in order, yielding each as it
+        ends. ``check`` is ``prepare_run``'s: the service refuses, by it, a point whose server one of its runs
+        is measuring."""
+        if any(point.index not in self._servers for point in self.missing):
+            await self.check_servers(backends, check)
         for point in self.missing:
             if self.cancelled:
                 return
