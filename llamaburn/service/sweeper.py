@@ -11,6 +11,7 @@ is how a resumed sweep (``service/sweep_history.py``) tells a finished cell from
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -26,6 +27,7 @@ from llamaburn.service.assembly import BackendPool, PreparedRun, prepare_run, re
 from llamaburn.service.capacity import Capacity, capacity_of, queued_streams, queueing_warning, refuse_depth
 from llamaburn.service.depth import Context, context_of
 from llamaburn.service.request import RunRequest
+from llamaburn.service.server_lock import ServerLock
 from llamaburn.service.sweep import Point, SweepRequest, points
 from llamaburn.storage.store import Store
 
@@ -61,6 +63,7 @@ class Server:
 
     capacity: Capacity
     context: Context | None
+    backend: Backend
 
 
 class Sweep:
@@ -120,7 +123,8 @@ class Sweep:
             depth = point.coordinates.get("depth")
             if depth is not None and (id(backend), depth) not in contexts:
                 contexts[id(backend), depth] = await context_of(backend, depth)
-            self._servers[point.index] = Server(capacity, None if depth is None else contexts[id(backend), depth])
+            context = None if depth is None else contexts[id(backend), depth]
+            self._servers[point.index] = Server(capacity, context, backend)
 
     async def cells(
         self, backends: BackendPool, store: Store | None, model_infos: ModelInfoService | None = None,
@@ -131,15 +135,19 @@ class Sweep:
         is measuring."""
         if any(point.index not in self._servers for point in self.missing):
             await self.check_servers(backends, check)
-        for point in self.missing:
-            if self.cancelled:
-                return
-            cell = await self._run_point(point, backends, store, model_infos, check)
-            if cell is None:
-                return
-            self.cells_done.append(cell)
-            self.cells_done.sort(key=lambda done: done.index)
-            yield cell
+        servers = {id(server.backend): server.backend for server in self._servers.values()}
+        with contextlib.ExitStack() as held:
+            for backend in servers.values():  # the sweep's own, held from its first point to its last
+                held.enter_context(ServerLock(backend.label, backend.url, self.id))
+            for point in self.missing:
+                if self.cancelled:
+                    return
+                cell = await self._run_point(point, backends, store, model_infos, check)
+                if cell is None:
+                    return
+                self.cells_done.append(cell)
+                self.cells_done.sort(key=lambda done: done.index)
+                yield cell
 
     def _request(self, point: Point) -> RunRequest:
         context = self._servers[point.index].context
@@ -165,12 +173,11 @@ class Sweep:
             }
         if self.cancelled:
             return None
-        self._running = streams
-        with streams[0].lock():  # one lock per server: the streams are this process's, not a rival's
-            recorders = [await prepared.record(store if request.save else None) for prepared in streams]
-            started = time.perf_counter()
-            await asyncio.gather(*(prepared.run.execute() for prepared in streams))
-            wall_s = time.perf_counter() - started
+        self._running = streams  # the server lock is the sweep's (``cells``): no rival process runs between points
+        recorders = [await prepared.record(store if request.save else None) for prepared in streams]
+        started = time.perf_counter()
+        await asyncio.gather(*(prepared.run.execute() for prepared in streams))
+        wall_s = time.perf_counter() - started
         self._running = []
         await asyncio.gather(*(recorder.task for recorder in recorders if recorder is not None))
         runs = [prepared.run for prepared in streams]
