@@ -52,5 +52,6 @@ def queueing_warning(capacity: Capacity, concurrency: int) -> str | None:
     queued = queued_streams(capacity, concurrency)
     if not queued:
         return None
-    return (f"concurrency {concurrency} is above the server's {capacity.slots} slots: {queued} of the streams "
+    slots = f"{capacity.slots} slot{'s' if capacity.slots != 1 else ''}"
+    return (f"concurrency {concurrency} is above the server's {slots}: {queued} of the streams "
             "queue for a slot, so their TTFT includes the wait")

@@ -16,7 +16,7 @@ from typing import Any
 
 from llamaburn.backends.base import Backend
 from llamaburn.engine.runner import Run
-from llamaburn.errors import RunInProgressError, SweepBusyError
+from llamaburn.errors import LlamaBurnError, RunInProgressError, SweepBusyError
 from llamaburn.service.curves import results
 from llamaburn.service.sweep import SweepRequest
 from llamaburn.service.sweep_history import resume
@@ -104,6 +104,10 @@ class SweepService:
                     status = "failed"
             if live.sweep.cancelled:
                 status = "cancelled"
+        except LlamaBurnError as exc:  # refused or failed as a user is told: the one line is the message
+            log.info("sweep %s ended: %s", live.id, exc)
+            status = "failed"
+            live.publish({"type": "error", "message": str(exc)})
         except Exception as exc:  # a sweep must end in its terminal event whatever broke
             log.exception("sweep %s failed", live.id)
             status = "failed"
