@@ -1,4 +1,5 @@
-"""``llamaburn sweep``: a grid of runs (models x input values x concurrency), run by the service's ``Sweep``.
+"""``llamaburn sweep``: a grid of runs (models x input values x depth x concurrency), run by the service's ``Sweep``;
+``--resume ID`` runs the missing cells of one from history.
 
 It takes ``bench``'s options (``add_options``: where to run, the modality's declared inputs, ``--input``)
 as the base of every point, and adds the axes; it only parses, shows progress and prints the table.
@@ -34,7 +35,8 @@ def add_sweep_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
     )
     parser.add_argument("--concurrency", metavar="1,2,4", help="simultaneous streams per point (default: 1)")
     parser.add_argument(
-        "--depth", metavar="256,1024", help="tokens of context before each prompt (an estimate; see docs/metrics.md)"
+        "--depth", metavar="256,1024",
+        help="tokens of context before each prompt (the server's own count where it has a tokenizer, else an estimate)",
     )
     parser.add_argument(
         "--slo", action="append", default=[], metavar="METRIC=MAX",
