@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -28,10 +29,12 @@ NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n"
 class ServerProcess:
     """``with ServerProcess("fake", json.dumps(script)) as server: server.url``."""
 
-    def __init__(self, kind: str, argument: str) -> None:
-        self.command = [sys.executable, "-m", "benchmarks.servers", kind, argument]
+    def __init__(self, kind: str, argument: str, *options: str) -> None:
+        self.command = [sys.executable, "-m", "benchmarks.servers", kind, argument, *options]
         self.process: subprocess.Popen[str] | None = None
         self.url = ""
+        self.report: dict[str, Any] = {}
+        """What the server printed as it stopped (the fake: its pacing report)."""
 
     def __enter__(self) -> ServerProcess:
         env = {key: value for key, value in os.environ.items() if key != "PYTEST_CURRENT_TEST"}
@@ -54,11 +57,14 @@ class ServerProcess:
                 self.process.kill()
                 self.process.wait()
             if self.process.stdout is not None:
+                last = self.process.stdout.read().strip().splitlines()
+                self.report = json.loads(last[-1]) if last else {}
                 self.process.stdout.close()
 
 
-def fake_server(**script: Any) -> ServerProcess:
-    return ServerProcess("fake", json.dumps(script))
+def fake_server(port: int = 0, **script: Any) -> ServerProcess:
+    """The fake in a process of its own; several given one ``port`` share it (``SO_REUSEPORT``)."""
+    return ServerProcess("fake", json.dumps(script), *([str(port)] if port else []))
 
 
 def blast_server(tokens: int) -> ServerProcess:
@@ -139,14 +145,30 @@ async def _blast(tokens: int) -> None:
         await server.serve_forever()
 
 
-def _fake(script_json: str) -> None:
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _fake(script_json: str, port: int) -> None:
+    """Serve until terminated, then print the fake's own pacing report on the last line of stdout: how late
+    it handed each content chunk to the socket (first tokens apart), and its CPU time."""
     sys.path.insert(0, str(ROOT))
+    from llamaburn.engine.metrics import percentile
     from llamaburn.testing import FakeServer, Script
 
-    with FakeServer(Script(**json.loads(script_json))) as server:
+    signal.signal(signal.SIGTERM, _interrupt)
+    with FakeServer(Script(**json.loads(script_json)), port=port) as server:
         print(server.url, flush=True)
-        while True:
-            time.sleep(3600)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            report: dict[str, Any] = {"cpu_s": time.process_time()}
+            for name, chosen in (("first", True), ("chunk", False)):
+                late = sorted(ms * 1000 for first, ms in server.lateness_s if first == chosen)
+                report[name] = {"count": len(late), "p50_ms": percentile(late, 50) if late else None,
+                                "p95_ms": percentile(late, 95) if late else None, "max_ms": max(late, default=None)}
+            print(json.dumps(report), flush=True)
 
 
 if __name__ == "__main__":
@@ -155,6 +177,6 @@ if __name__ == "__main__":
         if kind == "blast":
             asyncio.run(_blast(int(argument)))
         else:
-            _fake(argument)
+            _fake(argument, int(sys.argv[3]) if len(sys.argv) > 3 else 0)
     except KeyboardInterrupt:
         pass

@@ -42,6 +42,11 @@ class RunInProgressError(ConfigError):
         self.run_id = run_id
 
 
+class SweepBusyError(ConfigError):
+    """A sweep asked to resume is still in progress, in this process or another: resuming it would measure
+    its cells twice."""
+
+
 class UploadError(ConfigError):
     """An uploaded file, or a modality's file field, was refused: too large, of the wrong type, or outside
     the uploads directory. Nothing was stored or read."""

@@ -1,4 +1,5 @@
-"""The Sweep panel in a real headless Chromium: a small sweep run from the page draws its curves."""
+"""The Sweep panel in a real headless Chromium: a small sweep run from the page draws its curves, its heatmaps
+and names its best cells."""
 
 from __future__ import annotations
 
@@ -13,30 +14,41 @@ from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 from tests.system import needs_debian_packages, served_app
 from tests.test_e2e import page
 
+OTHER = "qwen2.5:0.5b"
+
 pytestmark = needs_debian_packages("browser")
 __all__ = ["page"]  # the browser fixture, shared with the end-to-end test
 
 
 @pytest.fixture
 def app_url(tmp_path: Path) -> Iterator[str]:
-    with FakeServer(Script(tokens=10, tokens_per_s=200), models=[DEFAULT_MODEL]) as fake, served_app(
+    with FakeServer(Script(tokens=10, tokens_per_s=200), models=[DEFAULT_MODEL, OTHER]) as fake, served_app(
         Path(sys.executable), tmp_path, OLLAMA_HOST=fake.url, LLAMABURN_DB_URL=f"sqlite:///{tmp_path / 's.db'}",
         NICEGUI_STORAGE_PATH=str(tmp_path / "storage"),
     ) as url:
         yield url
 
 
-def test_a_sweep_from_the_page_shows_its_line_charts(app_url: str, page: Page) -> None:
+def test_a_sweep_from_the_page_shows_its_curves_heatmaps_and_best_cells(
+    app_url: str, page: Page, tmp_path: Path
+) -> None:
     page.goto(app_url)
-    expect(page.get_by_text("connected · 1 model")).to_be_visible(timeout=15_000)
+    expect(page.get_by_text("connected · 2 models")).to_be_visible(timeout=15_000)
     page.get_by_label("Iterations").fill("1")
     page.get_by_label("Warmup").fill("0")
+    page.get_by_label("Models (comma-separated; empty: the header's)").fill(f"{DEFAULT_MODEL},{OTHER}")
     page.get_by_label("Concurrency").fill("1,2")
-    page.get_by_role("button", name="Sweep").click()
-    expect(page.get_by_text("2 of 2 points (done)")).to_be_visible(timeout=20_000)
-    charts = page.locator(".nicegui-echart[class*='w-[32rem]']")  # the Sweep panel's own charts
-    expect(charts).to_have_count(4)  # throughput, per-stream TPS, TTFT p50 and p95 (no SLO: no goodput)
-    for index in range(4):
-        expect(charts.nth(index).locator("canvas").first).to_be_visible()
-        box = charts.nth(index).bounding_box()
+    page.get_by_label("SLO: TTFT ≤ ms").fill("10000")
+    page.get_by_role("button", name="Sweep", exact=True).click()
+    expect(page.get_by_text("4 of 4 points (done)")).to_be_visible(timeout=30_000)
+    lines = page.locator(".nicegui-echart[class*='h-72']")  # the Sweep panel's curves
+    heatmaps = page.locator(".nicegui-echart[class*='h-80']")  # and its heatmaps
+    expect(lines).to_have_count(5)  # throughput, per-stream TPS, TTFT p50 and p95, goodput (an SLO is set)
+    expect(heatmaps).to_have_count(3)  # throughput, TTFT p95, goodput: concurrency across, the models down
+    for chart in [*(lines.nth(i) for i in range(5)), *(heatmaps.nth(i) for i in range(3))]:
+        expect(chart.locator("canvas").first).to_be_visible()
+        box = chart.bounding_box()
         assert box is not None and box["width"] > 300 and box["height"] > 200
+    expect(page.get_by_text("Best Aggregate throughput: ")).to_be_visible()
+    expect(page.get_by_text("Best Goodput: ")).to_be_visible()
+    page.locator(".nicegui-card").filter(has_text="Sweep").last.screenshot(path=str(tmp_path / "sweep.png"))

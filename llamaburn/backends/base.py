@@ -7,7 +7,6 @@ stack, not the server.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from abc import ABC, abstractmethod
@@ -20,6 +19,7 @@ import httpx
 
 from llamaburn.backends.picture import Picture
 from llamaburn.backends.transcription import TranscriptionRequest, TranscriptPiece
+from llamaburn.backends.wire import JSON_TYPE, JSON_TYPE_NAMES, error_message, json_type, loads
 from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
 
 T = TypeVar("T")
@@ -29,27 +29,6 @@ DEFAULT_READ_TIMEOUT_S = 300.0
 KEEPALIVE_CONNECTIONS = 64
 """Idle connections a backend keeps: one per simultaneous stream of a sweep, so a point at concurrency N
 reuses N connections rather than opening new ones (each costs TTFT). Sequential runs still use one."""
-MESSAGE_CHARS = 200  # of a server's own text in an error message: an HTML error page can be kilobytes
-JSON_TYPE_NAMES: dict[type, str] = {
-    dict: "an object",
-    list: "a list",
-    str: "a string",
-    bool: "a boolean",
-    int: "a number",
-    float: "a number",
-}
-
-
-JSON_TYPE = {"Content-Type": "application/json"}
-
-
-def json_body(body: dict[str, Any]) -> bytes:
-    """``body`` as the JSON httpx would send (compact, UTF-8). A backend's ``stream_chat`` makes it when it is
-    called, before the stream's clock starts: a vision request's megabytes of base64 took 3.6 to 11.5 ms to
-    encode per MiB here, which would otherwise be timed as the server's TTFT."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-
-
 def usable_url(url: str) -> str:
     """``url`` if an HTTP client can use it (``http(s)://host[:port][/path]``), else a one-line ``ConfigError``."""
     try:
@@ -231,6 +210,22 @@ class Backend(ABC):
         server before a run; ``None`` when the server does not say (then only the backend's are checked)."""
         return None
 
+    async def tokenize(self, text: str) -> list[int] | None:
+        """The server's own token ids for ``text``, without special tokens: how a sweep's context depth is
+        counted exactly. ``None`` (the default) when the server has no tokenizer endpoint: the depth is
+        then an estimate, recorded as one."""
+        return None
+
+    async def detokenize(self, tokens: list[int]) -> str | None:
+        """The text of ``tokens`` by the server's tokenizer; ``None`` where ``tokenize`` is."""
+        return None
+
+    async def post_json(self, path: str, body: dict[str, Any]) -> Any:
+        with self.errors():
+            response = await self.client.post(path, json=body)
+            self.raise_for_status(response)
+            return self.decode(response.text)
+
     @abstractmethod
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         """Stream one answer. The request is sent on the first ``__anext__``, not before; its body may be
@@ -323,7 +318,7 @@ class Backend(ABC):
         """Raise a ``BackendError`` carrying the server's own error message for any 4xx/5xx answer."""
         if response.status_code < 400:
             return
-        message = _error_message(response.text) or response.reason_phrase
+        message = error_message(response.text) or response.reason_phrase
         if response.status_code == 404 and model is not None:
             raise ModelNotFoundError(f"model {model!r} not found on {self.label} at {self.url}: {message}")
         retry = response.headers.get("retry-after")
@@ -332,7 +327,7 @@ class Backend(ABC):
 
     def decode(self, line: str) -> dict[str, Any]:
         """One JSON object from the server; anything else (bad JSON, ``null``, a list) is a protocol error."""
-        data = _loads(line)
+        data = loads(line)
         if not isinstance(data, dict):
             raise BackendError(f"{self.label} at {self.url} sent malformed JSON: {line[:120]!r}")
         return data
@@ -350,7 +345,7 @@ class Backend(ABC):
         value = data.get(key)
         if value is None or type(value) is kind:
             return value  # type: ignore[no-any-return]
-        raise self.broken(f"{where} whose {key!r} is {_json_type(value)}, not {JSON_TYPE_NAMES[kind]}")
+        raise self.broken(f"{where} whose {key!r} is {json_type(value)}, not {JSON_TYPE_NAMES[kind]}")
 
     def number(self, data: dict[str, Any], key: str, where: str) -> float | None:
         """``data[key]`` as a float (``None`` when missing or null); anything but a JSON number is a protocol
@@ -360,37 +355,8 @@ class Backend(ABC):
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise self.broken(f"{where} whose {key!r} is {_json_type(value)}, not a number")
+            raise self.broken(f"{where} whose {key!r} is {json_type(value)}, not a number")
         try:
             return float(value)
         except OverflowError:  # an integer beyond the float range is as unusable as infinity
             return math.inf
-
-
-def one_line(text: str, limit: int = MESSAGE_CHARS) -> str:
-    """A server's own text made fit for a one-line message: whitespace runs (line breaks too) become one
-    space, and text beyond ``limit`` characters is cut, ending in ``...``."""
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
-
-
-def _loads(text: str) -> Any:
-    """``json.loads``, or ``None`` for what is not JSON. Besides ``JSONDecodeError``, ``json.loads`` raises
-    ``RecursionError`` on deep nesting and ``ValueError`` on an integer of more than 4,300 digits."""
-    try:
-        return json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-
-
-def _json_type(value: Any) -> str:
-    return JSON_TYPE_NAMES.get(type(value), type(value).__name__)
-
-
-def _error_message(body: str) -> str:
-    """The ``error`` field of a JSON error body (Ollama and OpenAI both use one), else the raw text; one line."""
-    data = _loads(body)
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        return one_line(str(error.get("message", error)))
-    return one_line(str(error) if error else body)

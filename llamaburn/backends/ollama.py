@@ -15,10 +15,9 @@ from llamaburn.backends.base import (
     ModelEntry,
     ModelFacts,
     ServerTimings,
-    json_body,
-    one_line,
 )
 from llamaburn.backends.gguf import size_label
+from llamaburn.backends.wire import json_body, one_line
 from llamaburn.errors import BackendError, ConfigError
 
 DEFAULT_PORT = 11434

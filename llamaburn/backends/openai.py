@@ -23,11 +23,10 @@ from llamaburn.backends.base import (
     ModelEntry,
     ModelFacts,
     ServerTimings,
-    json_body,
-    one_line,
 )
 from llamaburn.backends.llama_server import build_version, local_gguf, meta_facts, model_modalities, props_facts
 from llamaburn.backends.transcription import TranscriptionRequest, TranscriptPiece, stream_openai
+from llamaburn.backends.wire import json_body, one_line
 from llamaburn.errors import BackendError
 
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}  # as httpx-sse's aconnect_sse sends
@@ -75,6 +74,25 @@ class OpenAIBackend(Backend):
         """llama-server's ``/props`` ``modalities`` (``vision: true`` with an ``--mmproj``) for its loaded
         model; ``None`` from servers that do not say (vLLM, LM Studio)."""
         return model_modalities(await self.props())
+    async def tokenize(self, text: str) -> list[int] | None:
+        """llama-server's ``POST /tokenize``; other servers (no ``/props``) have none."""
+        if not await self.props():
+            return None
+        tokens = self.field(await self.post_json("/tokenize", {"content": text, "add_special": False}),
+                            "tokens", list, "a tokenize answer")
+        if tokens is None or not all(isinstance(token, int) for token in tokens):
+            raise self.broken("a tokenize answer without its 'tokens' list of ids")
+        return tokens
+
+    async def detokenize(self, tokens: list[int]) -> str | None:
+        """llama-server's ``POST /detokenize``."""
+        if not await self.props():
+            return None
+        content = self.field(await self.post_json("/detokenize", {"tokens": tokens}), "content", str,
+                             "a detokenize answer")
+        if content is None:
+            raise self.broken("a detokenize answer without its 'content'")
+        return content
 
     async def version(self) -> str | None:
         """llama-server's build (``/props`` ``build_info``); other servers do not say."""

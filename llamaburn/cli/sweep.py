@@ -1,4 +1,5 @@
-"""``llamaburn sweep``: a grid of runs (models x input values x concurrency), run by the service's ``Sweep``.
+"""``llamaburn sweep``: a grid of runs (models x input values x depth x concurrency), run by the service's ``Sweep``;
+``--resume ID`` runs the missing cells of one from history.
 
 It takes ``bench``'s options (``add_options``: where to run, the modality's declared inputs, ``--input``)
 as the base of every point, and adds the axes; it only parses, shows progress and prints the table.
@@ -32,13 +33,18 @@ def add_sweep_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
         "--set", action="append", default=[], dest="axes", metavar="FIELD=V1,V2",
         help="sweep a field of the modality's form over these values, e.g. temperature=0,0.7; repeatable",
     )
-    parser.add_argument("--concurrency", default="1", metavar="1,2,4", help="simultaneous streams per point")
+    parser.add_argument("--concurrency", metavar="1,2,4", help="simultaneous streams per point (default: 1)")
     parser.add_argument(
-        "--depth", metavar="256,1024", help="tokens of context before each prompt (an estimate; see docs/metrics.md)"
+        "--depth", metavar="256,1024",
+        help="tokens of context before each prompt (the server's own count where it has a tokenizer, else an estimate)",
     )
     parser.add_argument(
         "--slo", action="append", default=[], metavar="METRIC=MAX",
         help="a request meets its SLO when METRIC <= MAX (e.g. ttft_ms=500); goodput is the share that do",
+    )
+    parser.add_argument(
+        "--resume", metavar="SWEEP_ID",
+        help="run only the cells a cancelled or killed sweep did not finish; its axes and base come from history",
     )
 
 
@@ -84,6 +90,8 @@ def sweep(args: argparse.Namespace) -> int:
     from llamaburn.service.sweep import SweepRequest
     from llamaburn.service.sweeper import Sweep
 
+    if args.resume is not None:
+        return _resume(args)
     if args.models and args.model:
         raise ConfigError("--model and --models: give one of them")
     if args.read_timeout is not None and args.read_timeout <= 0:
@@ -99,17 +107,28 @@ def sweep(args: argparse.Namespace) -> int:
         base=base,
         models=_items("--models", args.models) if args.models else [],
         settings=_settings(args.form, _pairs("--set", args.axes), set(inputs)),
-        concurrency=[_number("--concurrency", c, int) for c in _items("--concurrency", args.concurrency)],
+        concurrency=[_number("--concurrency", c, int) for c in _items("--concurrency", args.concurrency or "1")],
         depth=[_number("--depth", d, int) for d in _items("--depth", args.depth)] if args.depth else [],
         slo={name: _number(f"--slo {name}", v, float) for name, v in _pairs("--slo", args.slo).items()},
     )
     return asyncio.run(_run(args, Sweep(request, args.registry)))  # the grid is checked before any I/O
 
 
+def _resume(args: argparse.Namespace) -> int:
+    from llamaburn.service.sweep_history import resume
+    from llamaburn.storage.store import Store
+
+    if args.models or args.axes or args.concurrency or args.depth or args.slo or args.no_save:
+        raise ConfigError("--resume: the sweep's axes come from history; give no --models, --set, "
+                          "--concurrency, --depth, --slo or --no-save with it")
+    return asyncio.run(_run(args, resume(Store(), args.resume, args.registry, args.api_key)))
+
+
 async def _run(args: argparse.Namespace, sweep: Sweep) -> int:
     from llamaburn.cli.terminal import bar
     from llamaburn.modelinfo.service import ModelInfoService
     from llamaburn.service.assembly import BackendPool
+    from llamaburn.service.curves import results
     from llamaburn.storage.store import Store
 
     store = Store() if sweep.request.base.save else None
@@ -120,20 +139,27 @@ async def _run(args: argparse.Namespace, sweep: Sweep) -> int:
     try:
         async for cell in sweep.cells(backends, store, model_infos):
             if not args.quiet:
-                print(f"{bar(cell.index + 1, cell.total)}  {_where(cell)}: {cell.status}", file=sys.stderr)
+                print(f"{bar(len(sweep.cells_done), cell.total)}  {_where(cell)}: {cell.status}", file=sys.stderr)
+            for warning in cell.warnings:
+                print(f"llamaburn: warning: point {cell.index + 1}: {warning}", file=sys.stderr)
     finally:
         with contextlib.suppress(NotImplementedError):
             loop.remove_signal_handler(signal.SIGINT)
         await model_infos.aclose()
         await backends.aclose()
     cells = sweep.cells_done
+    found = results(cells, sweep.knees())
     if args.json:
-        print_json({"sweep_id": sweep.id, "cells": [cell.as_json() for cell in cells], "knees": sweep.knees()})
+        print_json({"sweep_id": sweep.id, "cells": [cell.as_json() for cell in cells], **found})
     else:
         print(f"sweep {sweep.id}: {len(cells)} of {len(sweep.points)} points")
         print(cells_table(cells))
-        for line, knee in sweep.knees().items():
+        for line, knee in found["knees"].items():
             print(f"knee of {line}: " + (f"concurrency {knee}" if knee else "none yet (throughput still rises)"))
+        for best in found["best"]:
+            print(f"best {best['label']}: #{best['index'] + 1} {best['name']} ({best['value']:.1f})")
+        for heatmap in found["heatmaps"][:1]:
+            print(heatmap_table(heatmap))
     for cell in cells:
         for error in cell.errors:
             print(f"llamaburn: error: point {cell.index + 1} ({_where(cell)}): {error}", file=sys.stderr)
@@ -155,6 +181,17 @@ def cells_table(cells: list[Cell]) -> str:
     from llamaburn.cli.terminal import table
 
     axes = list(cells[0].coordinates) if cells else []
-    rows = [[cell.index + 1, *cell.coordinates.values(), cell.status, *(cell.aggregate[c] for c in COLUMNS)]
-            for cell in cells]
-    return table(["#", *axes, "status", *COLUMNS], rows)
+    queued = any(cell.aggregate.get("queued_streams") for cell in cells)  # a column only where it says something
+    rows = [[cell.index + 1, *cell.coordinates.values(), cell.status, *(cell.aggregate[c] for c in COLUMNS),
+             *([cell.aggregate.get("queued_streams")] if queued else [])] for cell in cells]
+    return table(["#", *axes, "status", *COLUMNS, *(["queued_streams"] if queued else [])], rows)
+
+
+def heatmap_table(heatmap: dict[str, Any]) -> str:
+    """A heatmap of ``service/curves.py`` as text: its x axis across, the other axes down."""
+    from llamaburn.cli.terminal import table
+
+    grid: list[list[Any]] = [[row, *([None] * len(heatmap["columns"]))] for row in heatmap["rows"]]
+    for column, row, value in heatmap["values"]:
+        grid[row][column + 1] = value
+    return f"{heatmap['title']} by {heatmap['x']}:\n" + table(["", *map(str, heatmap["columns"])], grid)

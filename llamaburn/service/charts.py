@@ -107,3 +107,45 @@ def _error_bars(rows: list[ComparisonRow], run: int, runs: int) -> dict[str, Any
     )
     return {"name": "95% CI", "type": "custom", "data": data, "z": 10, "tooltip": {"show": False},
             "encode": {"x": 0, "y": [1, 2]}, ":renderItem": render}
+
+
+def sweep_chart(chart: dict[str, Any], knees: dict[str, int | None]) -> dict[str, Any]:
+    """ECharts options for one curve of ``service/curves.py``: a line per series, x a value axis. On a
+    throughput curve each line's knee (``Sweep.knees``, keyed by line name) is marked by a pin and a dashed
+    vertical line at its concurrency."""
+    marked = chart["x"] == "concurrency" and chart["metric"] == "aggregate_tps"
+    series = []
+    for line in chart["series"]:
+        entry: dict[str, Any] = {"name": line["name"], "type": "line", "data": line["data"], "symbolSize": 8}
+        at = knees.get(line["name"]) if marked else None
+        point = next((xy for xy in line["data"] if xy[0] == at), None)
+        if point is not None:
+            entry["markPoint"] = {"symbol": "pin", "data": [{"name": "knee", "coord": point, "value": "knee"}]}
+            entry["markLine"] = {"symbol": "none", "lineStyle": {"type": "dashed"}, "label": {"formatter": "knee"},
+                                 "data": [{"xAxis": point[0]}]}
+        series.append(entry)
+    return {
+        "title": {"text": chart["title"], "textStyle": {"fontSize": 13}},
+        "tooltip": {"trigger": "axis"},
+        "legend": {"bottom": 0, "data": [line["name"] for line in chart["series"]]},
+        "xAxis": {"type": "value", "name": chart["x"], "minInterval": 1},
+        "yAxis": {"type": "value", "scale": True},
+        "series": series,
+    }
+
+
+def heatmap_chart(heatmap: dict[str, Any]) -> dict[str, Any]:
+    """ECharts options for one heatmap of ``service/curves.py``: its x axis across, the other axes down, each
+    cell's value written on it and coloured on a scale from the lowest to the highest."""
+    numbers = [value for _, _, value in heatmap["values"]]
+    return {
+        "title": {"text": heatmap["title"], "textStyle": {"fontSize": 13}},
+        "tooltip": {"position": "top"},
+        "grid": {"top": 40, "left": 160, "bottom": 70},
+        "xAxis": {"type": "category", "name": heatmap["x"], "data": [str(c) for c in heatmap["columns"]]},
+        "yAxis": {"type": "category", "data": heatmap["rows"], "inverse": True},  # rows top-down, in grid order
+        "visualMap": {"min": min(numbers), "max": max(numbers), "calculable": True, "orient": "horizontal",
+                      "left": "center", "bottom": 0},
+        "series": [{"name": heatmap["title"], "type": "heatmap", "data": heatmap["values"],
+                    "label": {"show": True, ":formatter": "(p) => p.value[2].toFixed(1)"}}],
+    }

@@ -47,12 +47,15 @@ class Point:
     coordinates: dict[str, Any]
     request: RunRequest
     concurrency: int
+    inputs: dict[str, Any]
+    """The inputs before any context depth: the sweeper puts the server's exactly counted context here."""
 
 
 def points(sweep: SweepRequest, registry: Registry) -> list[Point]:
     """The grid, in order: models outermost, then each setting as given, then depth, then concurrency. Every point is
     validated here by the modality's ``Inputs`` (``InputsError`` names the axis and value's path, as
-    ``("settings", field, index)``), so bad input changes nothing."""
+    ``("settings", field, index)``), so bad input changes nothing; a depth's context is the estimate here,
+    and the sweeper puts the server's exactly counted one in its place."""
     _check_axes(sweep)
     models: list[str | None] = list(sweep.models) or [sweep.base.model]
     names = list(sweep.settings)
@@ -62,9 +65,9 @@ def points(sweep: SweepRequest, registry: Registry) -> list[Point]:
     result = []
     for index, (model, picks, depth, concurrency) in enumerate(grid):
         chosen = {name: sweep.settings[name][pick] for name, pick in zip(names, picks, strict=True)}
-        inputs = {**sweep.base.inputs, **chosen}
+        plain = inputs = {**sweep.base.inputs, **chosen}
         if depth is not None:
-            inputs = registry.runnable(sweep.base.modality).with_context(inputs, context_text(depth))
+            inputs = registry.runnable(sweep.base.modality).with_context(plain, context_text(depth))
         request = sweep.base.model_copy(update={"model": model, "inputs": inputs})
         try:
             plan(registry, request.modality, request.inputs, request.backend, request.url, request.model,
@@ -73,7 +76,7 @@ def points(sweep: SweepRequest, registry: Registry) -> list[Point]:
             raise InputsError([(_where(loc, names, picks), message) for loc, message in exc.problems]) from None
         at_depth = {"depth": depth} if depth is not None else {}
         coordinates = {"model": model, **chosen, **at_depth, "concurrency": concurrency}
-        result.append(Point(index, coordinates, request, concurrency))
+        result.append(Point(index, coordinates, request, concurrency, plain))
     return result
 
 def _check_axes(sweep: SweepRequest) -> None:

@@ -16,9 +16,10 @@ from typing import Any
 
 from llamaburn.backends.base import Backend
 from llamaburn.engine.runner import Run
-from llamaburn.errors import RunInProgressError
-from llamaburn.service.curves import curves
+from llamaburn.errors import LlamaBurnError, RunInProgressError, SweepBusyError
+from llamaburn.service.curves import results
 from llamaburn.service.sweep import SweepRequest
+from llamaburn.service.sweep_history import resume
 from llamaburn.service.sweeper import Sweep
 
 if typing.TYPE_CHECKING:
@@ -57,13 +58,14 @@ class LiveSweep:
             self._changed.clear()
             await self._changed.wait()
 
-    def curves(self) -> list[dict[str, Any]]:
-        """The curves of the points finished so far (``service/curves.py``), for a face to draw."""
-        return curves(self.sweep.cells_done)
+    def results(self) -> dict[str, Any]:
+        """The curves, heatmaps, best cells and knees of the points finished so far (``service/curves.py``),
+        for a face to draw."""
+        return results(self.sweep.cells_done, self.sweep.knees())
 
     def end_event(self, status: str) -> dict[str, Any]:
-        return {"type": "sweep_end", "sweep_id": self.id, "status": status, "knees": self.sweep.knees(),
-                "curves": self.curves(), "points": len(self.sweep.points), "cells": len(self.sweep.cells_done)}
+        return {"type": "sweep_end", "sweep_id": self.id, "status": status, **self.results(),
+                "points": len(self.sweep.points), "cells": len(self.sweep.cells_done)}
 
 
 class SweepService:
@@ -75,7 +77,19 @@ class SweepService:
 
     def start(self, request: SweepRequest) -> LiveSweep:
         """Validate the grid (``InputsError`` before anything is sent) and run it in the background."""
-        live = LiveSweep(Sweep(request, self.runs.registry))
+        return self._begin(Sweep(request, self.runs.registry))
+
+    async def resume(self, sweep_id: str, api_key: str | None = None) -> LiveSweep:
+        """Run the cells a cancelled or killed sweep did not finish (``service/sweep_history.py``); its
+        finished cells come first among the results. ``ConfigError`` for a sweep history does not have,
+        ``SweepBusyError`` for one still in progress."""
+        known = self.sweeps.get(sweep_id)
+        if known is not None and not known.done.is_set():
+            raise SweepBusyError(f"sweep {sweep_id} is still in progress: cancel it first")
+        return self._begin(await asyncio.to_thread(resume, self.runs.store, sweep_id, self.runs.registry, api_key))
+
+    def _begin(self, sweep: Sweep) -> LiveSweep:
+        live = LiveSweep(sweep)
         self.sweeps[live.id] = live
         live.task = asyncio.create_task(self._execute(live))
         return live
@@ -90,6 +104,10 @@ class SweepService:
                     status = "failed"
             if live.sweep.cancelled:
                 status = "cancelled"
+        except LlamaBurnError as exc:  # refused or failed as a user is told: the one line is the message
+            log.info("sweep %s ended: %s", live.id, exc)
+            status = "failed"
+            live.publish({"type": "error", "message": str(exc)})
         except Exception as exc:  # a sweep must end in its terminal event whatever broke
             log.exception("sweep %s failed", live.id)
             status = "failed"

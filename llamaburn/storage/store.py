@@ -184,6 +184,16 @@ class Store:
             query = select(RunRecord).where(RunRecord.sweep_id == sweep_id).order_by(col(RunRecord.created_at))
             return list(session.exec(query))
 
+    def finish_sweep_cell(self, run_ids: Sequence[str], result: dict[str, Any]) -> None:
+        """Mark a sweep cell finished: each of its streams' runs gets ``config.sweep.result`` (the cell's
+        aggregate), in one transaction, so a resumed sweep knows a cell is whole only once all of it is."""
+        with self._session() as session:
+            for run in session.exec(select(RunRecord).where(col(RunRecord.id).in_(list(run_ids)))):
+                sweep = dict(run.config.get("sweep") or {})
+                run.config = {**run.config, "sweep": {**sweep, "result": result}}  # a new dict: JSON is compared
+                session.add(run)
+            session.commit()
+
     def hosts(self) -> list[HostSummary]:
         """Every host that has runs here, with its run count and latest run: history grouped by host."""
         with self._session() as session:

