@@ -96,7 +96,7 @@ async def test_the_limit_is_inclusive_and_named_in_mebibytes(tmp_path: Path) -> 
         ("graphics3d", b"[" * 100_000 + b"]" * 100_000, "JSON nested past the stack"),
         ("graphics3d", HTML, "HTML"),
         ("graphics3d", b"v 0 0 0\n\x00\x01binary", "binary after a vertex"),
-        ("graphics3d", b"solid cube\n facet normal 0 0 1\n", "ASCII STL"),
+        ("graphics3d", b"solid cube\n facet normal 0 0 1\n<html>\n", "ASCII STL's opening, then HTML"),
     ],
 )
 async def test_content_of_the_wrong_type_is_refused(uploads: Uploads, kind: str, content: bytes, why: str) -> None:

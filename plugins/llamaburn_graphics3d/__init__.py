@@ -1,19 +1,18 @@
-"""3D graphics: render or describe a model file, timing the render and the answer's stream."""
+"""3D: render a model's views offscreen and ask a vision model about them, timing the render apart from the answer.
+
+Modules: ``inputs`` (the form, whose check reads the model), ``mesh`` (trimesh: one triangle mesh, or a one-line
+refusal), ``views`` (the cameras), ``renderer`` (runs ``offscreen``, the VTK process that draws them).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
 
-from pydantic import Field
+from llamaburn.plugin import Metric, Modality, hookimpl
 
-from llamaburn.plugin import Inputs, Metric, Modality, hookimpl, upload_path
+from .inputs import Graphics3DInputs
 
-
-class Graphics3DInputs(Inputs):
-    model_path: Annotated[str, upload_path("graphics3d")] = Field(
-        description="The 3D model or scene (glTF, GLB or OBJ): an upload_id from POST /api/uploads."
-    )
+__all__ = ["Graphics3DInputs", "Graphics3DModality"]
 
 
 class Graphics3DModality(Modality):
