@@ -60,3 +60,8 @@ class InputsError(ConfigError):
 class CapabilityError(ConfigError):
     """The chosen backend or model lacks a capability the modality needs (vision, transcription...).
     Raised before any request is sent, so nothing is stored."""
+
+
+class ModelCapabilityError(CapabilityError):
+    """The model itself, as its server describes it, lacks what the modality needs: a text-only model for
+    Image. The faces point at the model, not the backend."""

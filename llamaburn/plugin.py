@@ -28,11 +28,13 @@ from llamaburn.engine.events import (
 )
 from llamaburn.engine.metrics import Metric, measure_stream, percentile
 from llamaburn.engine.modality import Artifact, Inputs, Modality, Target, cli_flag
-from llamaburn.errors import BackendError, ComingSoonError, ConfigError, LlamaBurnError
+from llamaburn.engine.vision import VISION_METRICS, Picture, VisionInputs, VisionModality
+from llamaburn.errors import BackendError, ComingSoonError, ConfigError, InputsError, LlamaBurnError
 from llamaburn.hookspecs import hookimpl
 from llamaburn.storage.uploads import upload_path
 
 __all__ = [
+    "VISION_METRICS",
     "Artifact",
     "Backend",
     "BackendError",
@@ -46,15 +48,19 @@ __all__ = [
     "Error",
     "Event",
     "Inputs",
+    "InputsError",
     "IterationComplete",
     "IterationStart",
     "LlamaBurnError",
     "Metric",
     "Modality",
     "ModelEntry",
+    "Picture",
     "ServerTimings",
     "Target",
     "Token",
+    "VisionInputs",
+    "VisionModality",
     "Warmup",
     "WarmupComplete",
     "apply_cache_mode",

@@ -102,7 +102,7 @@ def test_no_save_leaves_history_alone(capsys: pytest.CaptureFixture[str], server
     (["--prompt", "  "], "prompts: Value error, a prompt is empty"),
     (["--modality", "sound"], "unknown modality 'sound'"),
     (["--backend", "tgi"], "unknown backend 'tgi'"),
-    (["--modality", "image"], "Image benchmarks are coming soon"),
+    (["--modality", "image"], "image_path: Field required"),
     (["--model", "nope"], "model 'nope' not found on Ollama"),
     (["--url", "http://127.0.0.1:9"], "is not reachable"),
     (["--prompts-file", "/nonexistent/prompts.txt"], "cannot read prompts file"),
@@ -161,13 +161,13 @@ def test_failure_mid_run_exits_non_zero_and_stores_the_failed_run(
     assert Store().get_run(result["run_id"]).status == "failed"
 
 
-def test_plugins_lists_six_modalities_with_text_and_code_available(capsys: pytest.CaptureFixture[str]) -> None:
+def test_plugins_lists_six_modalities_with_five_available(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugins", "--json"]) == 0
     modalities = [r for r in json.loads(capsys.readouterr().out) if r["kind"] == "modality"]
     assert [(m["name"], m["available"]) for m in modalities] == [
-        ("text", True), ("image", False), ("audio", False), ("video", False), ("graphics3d", False), ("code", True)]
+        ("text", True), ("image", True), ("audio", False), ("video", True), ("graphics3d", True), ("code", True)]
     assert main(["plugins"]) == 0
-    assert capsys.readouterr().out.count("coming soon") == 4
+    assert capsys.readouterr().out.count("coming soon") == 1
 
 
 def test_models_lists_the_backend_models(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:

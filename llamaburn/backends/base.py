@@ -7,6 +7,7 @@ stack, not the server.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import time
@@ -103,17 +104,41 @@ class Chunk:
     ``time.perf_counter()`` reading just before the resend, where the iteration's clock restarts."""
 
 
+@dataclass(frozen=True, slots=True)
+class Picture:
+    """One picture a vision request sends, encoded as it goes on the wire.
+
+    ``base64`` is made once, with the picture, so encoding is the modality's client work (timed as
+    preprocessing) and never part of a request's TTFT. ``label`` names it for people ("front", "t=2.0 s").
+    """
+
+    data: bytes
+    media_type: str
+    width: int
+    height: int
+    label: str = ""
+    base64: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "base64", base64.b64encode(self.data).decode("ascii"))
+
+    @property
+    def data_url(self) -> str:
+        """The picture as an OpenAI ``image_url``: ``data:image/png;base64,...``."""
+        return f"data:{self.media_type};base64,{self.base64}"
+
+
 @dataclass(slots=True)
 class ChatRequest:
-    """One chat completion to stream. ``images`` are base64 strings, for vision modalities; ``system`` is
-    sent as a system message before the prompt."""
+    """One chat completion to stream. ``pictures`` go with the prompt in one user message, in order, for
+    vision modalities; ``system`` is sent as a system message before the prompt."""
 
     model: str
     prompt: str
     temperature: float | None = None
     max_tokens: int | None = None
     seed: int | None = None
-    images: list[str] = field(default_factory=list)
+    pictures: list[Picture] = field(default_factory=list)
     system: str | None = None
     cache_prompt: bool | None = None  # llama.cpp's per-request prompt cache switch; None: not sent
 
@@ -213,6 +238,11 @@ class Backend(ABC):
         """Whether ``ChatRequest.cache_prompt`` reaches a server that honours it (llama.cpp's server); when
         not, a cold run defeats the prompt cache with a nonce line instead."""
         return False
+
+    async def model_capabilities(self, model: str) -> frozenset[str] | None:
+        """What ``model`` itself can do, in ``capabilities``' words (``"chat"``, ``"vision"``...), asked of the
+        server before a run; ``None`` when the server does not say (then only the backend's are checked)."""
+        return None
 
     @abstractmethod
     def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:

@@ -52,6 +52,15 @@ def props_facts(props: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def model_modalities(props: dict[str, Any]) -> frozenset[str] | None:
+    """What the loaded model takes, from ``/props`` ``modalities`` (``{"vision": true, "audio": false}``), with
+    ``"chat"``; ``None`` when ``/props`` has no such object (an older build, another server)."""
+    modalities = props.get("modalities")
+    if not isinstance(modalities, dict):
+        return None
+    return frozenset({"chat", *(name for name, on in modalities.items() if on is True)})
+
+
 def build_version(props: dict[str, Any]) -> str | None:
     """The run's ``backend_version``: ``llama.cpp <build_info>`` (``b6000-0123abc``), ``None`` when not said."""
     build = props.get("build_info")

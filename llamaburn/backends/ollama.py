@@ -108,6 +108,15 @@ class OllamaBackend(Backend):
             self.raise_for_status(response, model)
             return self.decode(response.text)
 
+    async def model_capabilities(self, model: str) -> frozenset[str] | None:
+        """``/api/show``'s ``capabilities`` (``completion``, ``vision``, ``embedding``...) in our words; ``None``
+        from an Ollama too old to list them (before 0.6)."""
+        listed = self.field(await self.show(model), "capabilities", list, "a model's details")
+        if not listed:
+            return None
+        names = {"completion": "chat", "embedding": "embeddings"}
+        return frozenset(names.get(str(name), str(name)) for name in listed)
+
     async def describe(self, model: str) -> ModelFacts:
         """``/api/show`` for what the model is, ``/api/ps`` for how it is loaded (VRAM, context) if it is."""
         running = await self._model_list("/api/ps", "a list of loaded models")
@@ -116,8 +125,8 @@ class OllamaBackend(Backend):
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         message: dict[str, Any] = {"role": "user", "content": request.prompt}
-        if request.images:
-            message["images"] = request.images
+        if request.pictures:
+            message["images"] = [picture.base64 for picture in request.pictures]
         options = {
             key: value
             for key, value in (

@@ -25,7 +25,7 @@ from llamaburn.backends.base import (
     ServerTimings,
     one_line,
 )
-from llamaburn.backends.llama_server import build_version, local_gguf, meta_facts, props_facts
+from llamaburn.backends.llama_server import build_version, local_gguf, meta_facts, model_modalities, props_facts
 from llamaburn.errors import BackendError
 
 SSE_HEADERS = {"Accept": "text/event-stream", "Cache-Control": "no-store"}  # as httpx-sse's aconnect_sse sends
@@ -69,6 +69,11 @@ class OpenAIBackend(Backend):
     async def takes_cache_prompt(self) -> bool:
         return bool(await self.props())
 
+    async def model_capabilities(self, model: str) -> frozenset[str] | None:
+        """llama-server's ``/props`` ``modalities`` (``vision: true`` with an ``--mmproj``) for its loaded
+        model; ``None`` from servers that do not say (vLLM, LM Studio)."""
+        return model_modalities(await self.props())
+
     async def version(self) -> str | None:
         """llama-server's build (``/props`` ``build_info``); other servers do not say."""
         return build_version(await self.props())
@@ -105,10 +110,9 @@ class OpenAIBackend(Backend):
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         content: Any = request.prompt
-        if request.images:
+        if request.pictures:
             content = [{"type": "text", "text": request.prompt}] + [
-                {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{image}"}}
-                for image in request.images
+                {"type": "image_url", "image_url": {"url": picture.data_url}} for picture in request.pictures
             ]
         body: dict[str, Any] = {
             "model": request.model,

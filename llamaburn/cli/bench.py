@@ -131,6 +131,7 @@ def run_request(args: argparse.Namespace) -> RunRequest:
         read_timeout=args.read_timeout,
         model=args.model,
         save=not args.no_save,
+        local_files=True,
     )
 
 
@@ -160,7 +161,8 @@ async def measure(args: argparse.Namespace, registry: Registry, request: RunRequ
     from llamaburn.service.assembly import BackendPool, plan, prepare_run
     from llamaburn.storage.store import Store
 
-    plan(registry, request.modality, request.inputs, request.backend, request.url, request.model)  # before any I/O
+    plan(registry, request.modality, request.inputs, request.backend, request.url, request.model,
+         local_files=request.local_files)  # before any I/O
     store = Store() if request.save else None
     backends, model_infos = BackendPool(registry), ModelInfoService(store)
     try:

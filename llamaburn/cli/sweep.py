@@ -93,6 +93,7 @@ def sweep(args: argparse.Namespace) -> int:
     base = RunRequest.model_construct(
         modality=args.modality, inputs=inputs, backend=args.backend, url=args.url, api_key=args.api_key,
         read_timeout=args.read_timeout, model=args.model, save=not args.no_save, inputs_are_json=False,
+        local_files=True,
     )
     request = SweepRequest.model_construct(
         base=base,

@@ -21,15 +21,19 @@ NONCE_BYTES = 4  # 8 hex digits: a few tokens, and no two requests of a run alik
 
 
 async def apply_cache_mode(
-    backend: Backend, request: ChatRequest, mode: CacheMode
+    backend: Backend, request: ChatRequest, mode: CacheMode, *, nonce_in_system: bool = False
 ) -> tuple[ChatRequest, CacheMethod | None]:
     """``request`` as ``mode`` wants it sent, and the method used to defeat the cache (``None``: warm, or a
-    backend that declares no prompt cache)."""
+    backend that declares no prompt cache). ``nonce_in_system`` puts the nonce first in the system message
+    instead of the prompt: for a request with pictures, which Ollama places before the message's text."""
     if mode == "warm" or not backend.prompt_cache:
         return request, None
     if not backend.cache_prompt_ignored and await backend.takes_cache_prompt():
         return replace(request, cache_prompt=False), "cache_prompt"
-    return replace(request, prompt=f"[{secrets.token_hex(NONCE_BYTES)}]\n{request.prompt}"), "nonce"
+    nonce = f"[{secrets.token_hex(NONCE_BYTES)}]"
+    if nonce_in_system:
+        return replace(request, system=f"{nonce}\n{request.system}" if request.system else nonce), "nonce"
+    return replace(request, prompt=f"{nonce}\n{request.prompt}"), "nonce"
 
 
 def check_cache_mode(

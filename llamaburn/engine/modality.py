@@ -18,8 +18,11 @@ from pydantic.fields import FieldInfo
 
 from llamaburn.backends.base import Backend
 from llamaburn.engine.metrics import Metric
-from llamaburn.errors import CapabilityError, ComingSoonError, ConfigError, InputsError
+from llamaburn.errors import CapabilityError, ComingSoonError, ConfigError, InputsError, ModelCapabilityError
 
+LOCAL_FILES = "local_files"
+"""The validation context key (``{"local_files": True}``) that lets a file field (``upload_path``) name any
+local file: ``parse_inputs`` sets it for the CLI only, so the API and the UI still take uploads alone."""
 HEADLINE = 5
 """How many metrics, from the start of a modality's set, the faces show at a glance: the results cards, the
 live iteration table, the CLI's progress lines and the comparison charts. The first one heads them all: it is
@@ -97,6 +100,26 @@ def check_capabilities(modality: Modality, backend: type[Backend]) -> None:
         )
 
 
+MODEL_HINTS = {"vision": "pick a vision model such as gemma3, llava or qwen2.5vl"}
+"""What to do about a model without a capability, by capability; others get a plain "pick a model that has it"."""
+
+
+async def check_model_capabilities(modality: Modality, target: Target) -> None:
+    """Refuse, before any chat request, a model that its server says cannot do what ``modality`` needs:
+    ``llama3.1:8b has no vision capability: pick a vision model such as gemma3, llava or qwen2.5vl``.
+
+    Asked only of modalities that need more than chat, so a text run sends no extra request; a server that
+    does not say (``None``) is given the benefit of the doubt, and the request itself will tell.
+    """
+    if not modality.requires - {"chat"}:
+        return
+    capabilities = await target.backend.model_capabilities(target.model)
+    missing = sorted(modality.requires - capabilities) if capabilities is not None else []
+    if missing:
+        hints = [MODEL_HINTS.get(name, "pick a model that has it") for name in missing]
+        raise ModelCapabilityError(f"{target.model} has no {' or '.join(missing)} capability: {'; '.join(hints)}")
+
+
 class Modality:
     """Base class of every benchmark type. ``available = False`` shows it as "Coming Soon"."""
 
@@ -125,17 +148,19 @@ class Modality:
         depth lengthens the prompt. A modality with no prompt to lengthen keeps this refusal."""
         raise ConfigError(f"{self.label} benchmarks take no context depth: sweep them without --depth")
 
-    def parse_inputs(self, data: dict[str, Any], *, as_json: bool = False) -> Inputs:
+    def parse_inputs(self, data: dict[str, Any], *, as_json: bool = False, local_files: bool = False) -> Inputs:
         """Validate a form or command line into this modality's inputs; ``InputsError`` names each bad field
         by its path within the inputs (``("prompts", 0)``), so each face can point at it.
 
         Text from a command line converts (``"32"`` to an int field's 32). ``as_json`` validates JSON as JSON,
         strictly: an API client that sends ``0`` for a boolean or ``"5"`` for a number is told so.
+        ``local_files`` (the CLI) lets a file field name a file on this machine, not only an upload.
         """
+        context = {LOCAL_FILES: local_files}
         try:
             if as_json:
-                return self.inputs.model_validate_json(json.dumps(data), strict=True)
-            return self.inputs.model_validate(data)
+                return self.inputs.model_validate_json(json.dumps(data), strict=True, context=context)
+            return self.inputs.model_validate(data, context=context)
         except ValidationError as exc:
             raise InputsError(_problems(exc)) from None
 

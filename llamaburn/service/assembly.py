@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llamaburn.backends.base import Backend
-from llamaburn.engine.modality import Inputs, Modality, Target, check_capabilities
+from llamaburn.engine.modality import Inputs, Modality, Target, check_capabilities, check_model_capabilities
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
 from llamaburn.errors import ConfigError, LlamaBurnError, ModelNotFoundError
@@ -41,15 +41,17 @@ def plan(
     model: str | None = None,
     *,
     as_json: bool = False,
+    local_files: bool = False,
 ) -> Plan:
     """Check the request without touching the network or the store: raises ``ConfigError`` on bad input.
-    ``as_json``: the inputs came as JSON (the API), so they are validated as JSON, strictly."""
+    ``as_json``: the inputs came as JSON (the API), so they are validated as JSON, strictly; ``local_files``:
+    a file field may name a local file (the CLI)."""
     chosen = registry.runnable(modality)
     if backend is not None:
         registry.backend(backend)
     if model is not None and not model.strip():
         raise ConfigError("model: must not be empty")
-    return Plan(chosen, chosen.parse_inputs(inputs, as_json=as_json), backend, url, model)
+    return Plan(chosen, chosen.parse_inputs(inputs, as_json=as_json, local_files=local_files), backend, url, model)
 
 
 class BackendPool:
@@ -164,13 +166,14 @@ async def prepare_run(
 
     Validation comes first and touches neither the network nor the store: ``InputsError`` names each bad
     input, ``ConfigError`` an unknown modality or backend or an empty model, ``ComingSoonError`` a modality
-    that cannot run yet. Then the backend opens (from ``backends``), the model is resolved and described
-    (by ``model_infos``; without one the run has no model info). ``check`` is called with the open backend
+    that cannot run yet. Then the backend opens (from ``backends``), the model is resolved, checked (a
+    ``CapabilityError`` for a model that cannot see, when a modality needs vision) and described (by
+    ``model_infos``; without one the run has no model info). ``check`` is called with the open backend
     before the model is resolved and again once the run exists, so the service can refuse a busy server.
     """
     checked = plan(
         registry, request.modality, request.inputs, request.backend, request.url, request.model,
-        as_json=request.inputs_are_json,
+        as_json=request.inputs_are_json, local_files=request.local_files,
     )
     if checked.backend is not None:
         check_capabilities(checked.modality, registry.backend(checked.backend))
@@ -179,6 +182,7 @@ async def prepare_run(
     if check is not None:
         check(backend)
     model = await resolve_model(backend, checked.model)
+    await check_model_capabilities(checked.modality, Target(backend, model))
     info = (await model_infos.get(backend, model)).model_dump(mode="json") if model_infos else {}
     run = Run(checked.modality, checked.inputs, Target(backend, model))
     if check is not None:

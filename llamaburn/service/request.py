@@ -28,3 +28,6 @@ class RunRequest(BaseModel):
     save: bool = True
     inputs_are_json: bool = False
     """The inputs are a JSON body's (the API): validated strictly as JSON, not converted from text."""
+    local_files: bool = False
+    """A file field may name a file on this machine, not only an upload: the CLI's user owns the machine; the
+    API and the UI never set it, so their clients reach only the uploads directory."""

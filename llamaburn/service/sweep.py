@@ -68,7 +68,7 @@ def points(sweep: SweepRequest, registry: Registry) -> list[Point]:
         request = sweep.base.model_copy(update={"model": model, "inputs": inputs})
         try:
             plan(registry, request.modality, request.inputs, request.backend, request.url, request.model,
-                 as_json=request.inputs_are_json)
+                 as_json=request.inputs_are_json, local_files=request.local_files)
         except InputsError as exc:
             raise InputsError([(_where(loc, names, picks), message) for loc, message in exc.problems]) from None
         at_depth = {"depth": depth} if depth is not None else {}

@@ -19,10 +19,12 @@ from collections.abc import AsyncIterable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
-from pydantic import AfterValidator
+from pydantic import GetCoreSchemaHandler, ValidationInfo
+from pydantic_core import CoreSchema, core_schema
 
+from llamaburn.engine.modality import LOCAL_FILES
 from llamaburn.errors import UploadError
 from llamaburn.storage.data_dir import data_dir
 
@@ -93,6 +95,16 @@ def _mp4(head: bytes, _: Path) -> bool:
 def _webm(head: bytes, _: Path) -> bool:
     """An EBML header whose DocType is ``webm`` (Matroska files say ``matroska``)."""
     return head.startswith(b"\x1a\x45\xdf\xa3") and b"\x42\x82\x84webm" in head[:64]
+
+
+def _matroska(head: bytes, _: Path) -> bool:
+    """An EBML header whose DocType is ``matroska`` (MKV)."""
+    return head.startswith(b"\x1a\x45\xdf\xa3") and b"\x42\x82\x88matroska" in head[:64]
+
+
+def _mov(head: bytes, _: Path) -> bool:
+    """A QuickTime movie: an ``ftyp`` box of brand ``qt  ``, or (older files) a first atom QuickTime uses."""
+    return (head[4:8] == b"ftyp" and head[8:12] == b"qt  ") or head[4:8] in (b"moov", b"mdat", b"wide", b"free")
 
 
 def _glb(head: bytes, _: Path) -> bool:
@@ -185,7 +197,12 @@ FORMATS: dict[Kind, tuple[Format, ...]] = {
         Format("audio/flac", ".flac", lambda head, _: head.startswith(b"fLaC")),
         Format("audio/ogg", ".ogg", _ogg_audio),
     ),
-    "video": (Format("video/mp4", ".mp4", _mp4), Format("video/webm", ".webm", _webm)),
+    "video": (
+        Format("video/mp4", ".mp4", _mp4),
+        Format("video/webm", ".webm", _webm),
+        Format("video/x-matroska", ".mkv", _matroska),
+        Format("video/quicktime", ".mov", _mov),
+    ),
     "graphics3d": (
         Format("model/gltf-binary", ".glb", _glb),
         Format("model/gltf+json", ".gltf", _gltf),
@@ -198,7 +215,7 @@ FORMATS: dict[Kind, tuple[Format, ...]] = {
 ACCEPTED: dict[Kind, str] = {
     "image": "a PNG, JPEG, WebP or GIF image",
     "audio": "a WAV, MP3, FLAC or Ogg recording",
-    "video": "an MP4 or WebM video",
+    "video": "an MP4, WebM, MKV or MOV video",
     "graphics3d": "a glTF, GLB, OBJ, STL, PLY or OFF model",
 }
 
@@ -301,14 +318,53 @@ def resolve_upload(value: str, kind: str, directory: Path | None = None) -> Path
     return real
 
 
-def upload_path(kind: Kind) -> AfterValidator:
-    """Pydantic validator for a modality's file field: ``Annotated[str, upload_path("image")]``.
-    The field's value becomes the file's real path, so the modality never resolves the user's text again."""
+def local_file(value: str, kind: str, directory: Path | None = None) -> Path:
+    """The real path of a file on this machine, for the CLI (``--input image_path=photo.jpg``, relative to the
+    working directory), of ``kind``'s formats and within the upload size limit; a name that is no local file
+    but is an ``upload_id`` resolves as one. Only a face whose user owns the machine asks for this."""
+    checked = check_kind(kind)
+    if not value.strip() or "\x00" in value:
+        raise UploadError("no file given: give the path of a file")
+    path = Path(value).expanduser()
+    try:
+        if not path.is_file():
+            if not path.is_absolute() and ".." not in path.parts and ((directory or uploads_dir()) / path).is_file():
+                return resolve_upload(value, kind, directory)
+            raise UploadError(f"no file {value!r} (a relative path starts in {Path.cwd()})")
+        real = path.resolve()
+        if real.stat().st_size > MAX_UPLOAD_BYTES:
+            raise too_large(MAX_UPLOAD_BYTES)
+        detect(real, checked, subject=repr(value))
+    except OSError as exc:
+        raise UploadError(f"cannot read {value!r}: {exc.strerror or exc}") from None
+    return real
 
-    def validate(value: str) -> str:
+
+@dataclass(frozen=True, slots=True)
+class UploadPath:
+    """Pydantic metadata of a modality's file field, ``Annotated[str, upload_path("image")]``: it validates the
+    field (an upload, ``resolve_upload``; with the ``LOCAL_FILES`` context a local file, ``local_file``) into
+    the file's real path, so the modality never resolves the user's text again, and it tells the faces the
+    field takes a file of ``kind`` (the UI renders an upload for it)."""
+
+    kind: Kind
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        return core_schema.with_info_after_validator_function(self._validate, handler(source))
+
+    def _validate(self, value: str, info: ValidationInfo) -> str:
+        local = isinstance(info.context, dict) and info.context.get(LOCAL_FILES) is True
         try:
-            return str(resolve_upload(value, kind))
+            return str(local_file(value, self.kind) if local else resolve_upload(value, self.kind))
         except UploadError as exc:
             raise ValueError(str(exc)) from None
 
-    return AfterValidator(validate)
+
+def upload_path(kind: Kind) -> UploadPath:
+    """The metadata that makes a ``str`` field a file field of ``kind``: ``Annotated[str, upload_path("image")]``."""
+    return UploadPath(check_kind(kind))
+
+
+def upload_kind(metadata: list[Any]) -> Kind | None:
+    """The kind of file a field takes, from its pydantic ``FieldInfo.metadata``; ``None``: not a file field."""
+    return next((item.kind for item in metadata if isinstance(item, UploadPath)), None)

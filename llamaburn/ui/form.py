@@ -12,7 +12,9 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from llamaburn.engine.modality import field_type
+from llamaburn.engine.modality import Modality, field_type
+from llamaburn.storage.uploads import upload_kind
+from llamaburn.ui.pictures import UploadInput
 
 Reader = Callable[[], Any]
 
@@ -34,9 +36,11 @@ def _multiline(info: FieldInfo) -> bool:
 
 
 class InputsForm:
-    """One input per field; ``values()`` gives a dict for ``Modality.parse_inputs`` to validate."""
+    """One input per field; ``values()`` gives a dict for ``Modality.parse_inputs`` to validate. A file field
+    (``upload_path``) is an upload whose preview shows what ``modality`` makes of the file."""
 
-    def __init__(self, model: type[BaseModel]) -> None:
+    def __init__(self, model: type[BaseModel], modality: Modality | None = None) -> None:
+        self.modality = modality
         self.readers: dict[str, Reader] = {}
         with ui.row().classes("w-full items-start gap-4"):
             for name, info in model.model_fields.items():
@@ -52,6 +56,8 @@ class InputsForm:
             default = info.default_factory()  # type: ignore[call-arg]
         label, hint = _label(name, info), info.description or ""
         mark = f"field-{name}"
+        if (kind := upload_kind(info.metadata)) is not None and self.modality is not None:
+            return UploadInput(name, label, hint, kind, self.modality, self.values).value
         if typing.get_origin(annotation) is list:
             area = ui.textarea(f"{label} (one per line)", value="\n".join(str(v) for v in default or []))
             area.classes("w-full").props("autogrow outlined").tooltip(hint).mark(mark)

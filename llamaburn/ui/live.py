@@ -29,6 +29,7 @@ from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import HEADLINE, Artifact
 from llamaburn.engine.runner import Run
 from llamaburn.ui.artifact import ArtifactView
+from llamaburn.ui.pictures import SentPictures
 
 REFRESH_S = 0.1
 ITERATION_COLUMN = {"name": "iteration", "label": "#", "field": "iteration"}
@@ -61,6 +62,7 @@ class LivePanel:
                 self.thought = ui.label("").classes("whitespace-pre-wrap font-mono text-xs p-2 text-gray-400 italic")
                 self.thought.mark("live-thinking").set_visibility(False)
                 self.output = ui.label("").classes("whitespace-pre-wrap font-mono text-sm p-2").mark("live-text")
+            self.sent = SentPictures()  # a vision run's pictures, from its first completed request on
             self.artifact = ArtifactView()
             self.iterations = ui.table(columns=iteration_columns(()), rows=[], row_key="iteration")
             self.iterations.classes("w-full").props("dense flat").mark("live-iterations")
@@ -82,6 +84,7 @@ class LivePanel:
         self.iterations.columns = iteration_columns(run.modality.metrics)
         self.iterations.rows = []
         self.artifact.clear()
+        self.sent.clear()
         self.notice.set_visibility(False)
         self.progress.set_text("Starting…")
 
@@ -111,6 +114,7 @@ class LivePanel:
                 self.progress.set_text(f"Warmup {event.current}/{event.total}")
                 self.log.push(f"warmup {event.current}/{event.total}")
             case WarmupComplete():
+                self.sent.show(event.metrics)
                 self.log.push(f"warmup {event.current} done: {metric_line(event.metrics, self._metrics())}")
             case IterationStart():
                 self._text, self._thinking = [], []
@@ -125,6 +129,7 @@ class LivePanel:
                 self._text.append(event.text)
             case IterationComplete():
                 self.iterations.rows.append(iteration_row(event.iteration, event.metrics, self._metrics()))
+                self.sent.show(event.metrics)
                 if (artifact := self._modality_artifact()) is not None:
                     self.artifact.show(artifact, event.metrics)
                 self.log.push(f"iteration {event.iteration} complete: {metric_line(event.metrics, self._metrics())}")

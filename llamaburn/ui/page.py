@@ -83,7 +83,7 @@ class MainPage:
                 metrics = ", ".join(metric.label for metric in modality.metrics)
                 ui.label(f"Will measure: {metrics}").classes("text-gray-500")
             return
-        self.forms[name] = InputsForm(modality.inputs)
+        self.forms[name] = InputsForm(modality.inputs, modality)
 
     def _update_buttons(self) -> None:
         """Run starts the selected tab's benchmark, so it is off on a Coming Soon tab and while one runs."""

@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from llamaburn.plugin import Inputs, upload_path
+from llamaburn.plugin import VisionInputs, cli_flag, upload_path
 
 from .mesh import MeshError, mesh_facts
 from .views import DEFAULT_VIEWS, VIEWS
@@ -22,21 +22,24 @@ DEFAULT_PROMPT = "Describe this 3D object."
 DEFAULT_MAX_FACES = 1_000_000  # about 2 s to render four views on llvmpipe here, and a 50 MB binary STL
 
 
-class Graphics3DInputs(Inputs):
+class Graphics3DInputs(VisionInputs):
     model_path: Annotated[str, upload_path("graphics3d")] = Field(
-        description="The 3D model (glTF, GLB, OBJ, STL, PLY or OFF): an upload_id from POST /api/uploads."
+        description="The 3D model (glTF, GLB, OBJ, STL, PLY or OFF): an upload_id from POST /api/uploads, or on "
+        "the command line a local file (named by its format's extension).",
+        json_schema_extra=cli_flag("--mesh"),
     )
     prompt: str = Field(
         DEFAULT_PROMPT,
         min_length=1,
         description="What to ask about the rendered views.",
-        json_schema_extra={"multiline": True},
+        json_schema_extra={"multiline": True, **cli_flag("--prompt")},
     )
     views: int = Field(
         DEFAULT_VIEWS,
         ge=1,
         le=len(VIEWS),
         description=f"How many views to render and send, in this order: {', '.join(view.name for view in VIEWS)}.",
+        json_schema_extra=cli_flag("--views"),
     )
     render_size: int = Field(512, ge=64, le=2048, description="Each view's width and height, in pixels.")
     max_faces: int = Field(

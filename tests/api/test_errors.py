@@ -28,9 +28,9 @@ from tests.harness.api import follow, start, stored, types
         ({"prompt": None, "prompts": []}, ["body", "prompts"], "at least 1 item"),
         ({"prompts": ["a"]}, ["body", "prompt"], "prompt or prompts, not both"),
         ({"type": "poetry"}, ["body", "type"], "unknown modality 'poetry'; choose from: text, image"),
-        ({"type": "audio"}, ["body", "type"], "Audio benchmarks are coming soon: only text, code can run"),
+        ({"type": "audio"}, ["body", "type"], "Audio benchmarks are coming soon: only text, image, video, code"),
         ({"api_key": "clé"}, ["body", "api_key"], "must be visible ASCII characters"),  # found by schemathesis
-        ({"type": "image"}, ["body", "type"], "Image benchmarks are coming soon"),
+        ({"type": "image"}, ["body", "image_path"], "Field required"),
         ({"backend": "vllm"}, ["body", "backend"], "unknown backend 'vllm'; choose from: ollama, openai"),
         ({"model_id": " "}, ["body", "model_id"], "must not be empty"),
         ({"image_path": "x.png"}, ["body", "image_path"], "Extra inputs are not permitted"),

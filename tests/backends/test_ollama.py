@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import respx
 
-from llamaburn.backends.base import Chunk, ServerTimings
+from llamaburn.backends.base import Chunk, Picture, ServerTimings
 from llamaburn.backends.ollama import OllamaBackend, ollama_url
 from llamaburn.errors import BackendError, ModelNotFoundError
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
@@ -68,7 +68,8 @@ async def test_ollama_thinking_is_kept_apart_from_content() -> None:
 
 async def test_ollama_maps_options_and_sends_images(server: FakeServer) -> None:
     async with OllamaBackend(server.url) as backend:
-        chunks = await collect(backend, ask(temperature=0.2, max_tokens=5, seed=42, images=["aGVsbG8="]))
+        hello = Picture(b"hello", "image/png", 1, 1)
+        chunks = await collect(backend, ask(temperature=0.2, max_tokens=5, seed=42, pictures=[hello]))
         await collect(backend)
     sent, plain = server.requests[0].body, server.requests[1].body
     assert sent["options"] == {"temperature": 0.2, "num_predict": 5, "seed": 42}

@@ -7,7 +7,7 @@ import httpx
 import pytest
 import respx
 
-from llamaburn.backends.base import Chunk, ServerTimings
+from llamaburn.backends.base import Chunk, Picture, ServerTimings
 from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.errors import BackendError
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
@@ -77,7 +77,8 @@ async def test_openai_rejects_a_body_that_is_not_an_event_stream() -> None:
 async def test_openai_sends_options_images_key_and_strips_v1(server: FakeServer) -> None:
     async with OpenAIBackend(f"{server.url}/v1/", api_key="sk-local") as backend:
         assert backend.url == server.url
-        await collect(backend, ask(temperature=0.0, max_tokens=3, seed=7, images=["aGVsbG8="]))
+        hello = Picture(b"hello", "image/png", 1, 1)
+        await collect(backend, ask(temperature=0.0, max_tokens=3, seed=7, pictures=[hello]))
     received = server.requests[0]
     assert received.path == "/v1/chat/completions"
     assert received.headers["authorization"] == "Bearer sk-local"

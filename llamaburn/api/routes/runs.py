@@ -19,7 +19,14 @@ from llamaburn.api.schemas import (
 from llamaburn.api.sse import IN_PROGRESS, STREAM_RESPONSES, LastEventId, sse_response
 from llamaburn.engine.modality import single_item_aliases
 from llamaburn.engine.registry import Registry
-from llamaburn.errors import ComingSoonError, ConfigError, InputsError, NoBackendError, RunInProgressError
+from llamaburn.errors import (
+    ComingSoonError,
+    ConfigError,
+    InputsError,
+    ModelCapabilityError,
+    NoBackendError,
+    RunInProgressError,
+)
 from llamaburn.service.request import RunRequest
 
 
@@ -87,6 +94,8 @@ async def start_benchmark(body: RunBody, service: Service) -> Any:
             return JSONResponse(RunBusy(detail=str(exc), run_id=exc.run_id).model_dump(), status_code=409)
         except NoBackendError as exc:
             raise HTTPException(503, str(exc)) from None
+        except ModelCapabilityError as exc:  # a model that cannot see, for a vision modality
+            raise invalid("body", "model_id", str(exc)) from None
         except ConfigError as exc:  # the backend refused its URL (the embedded one takes none)
             raise invalid("body", "url" if request.url else "backend", str(exc)) from None
     return RunStarted(run_id=run.id, queued=service.ahead(run) is not None)
