@@ -24,6 +24,7 @@ DEFAULT_MAX_FACES = 1_000_000  # about 2 s to render four views on llvmpipe here
 
 class Graphics3DInputs(VisionInputs):
     model_path: Annotated[str, upload_path("graphics3d")] = Field(
+        title="3D model file",  # not "Model path": the header's model is the LLM
         description="The 3D model (glTF, GLB, OBJ, STL, PLY or OFF): an upload_id from POST /api/uploads, or on "
         "the command line a local file (named by its format's extension).",
         json_schema_extra=cli_flag("--mesh"),
