@@ -38,7 +38,8 @@ def test_plan_validates_without_network() -> None:
     registry = load_registry()
     checked = plan(registry, "text", {"iterations": 2, "prompts": ["a"]}, backend="openai")
     assert checked.inputs.iterations == 2
-    with pytest.raises(ComingSoonError, match="Audio benchmarks are coming soon: only text, image, video, code can"):
+    soon = "^Audio benchmarks are coming soon: only text, image, video, graphics3d, code can"
+    with pytest.raises(ComingSoonError, match=soon):
         plan(registry, "audio", {})
     with pytest.raises(ConfigError, match="model: must not be empty"):
         plan(registry, "text", {}, model=" ")
