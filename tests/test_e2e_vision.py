@@ -107,6 +107,12 @@ def test_a_video_upload_previews_its_sampled_frames_as_a_strip(
     expect(page.locator(".q-img:visible")).to_have_count(3, timeout=15_000)  # frames at 0, 1 and 2 s
     for label in ("t=0.0 s", "t=1.0 s", "t=2.0 s"):
         expect(page.get_by_text(label, exact=True).first).to_be_visible()
+    page.get_by_label("Fps").fill("2")
+    page.get_by_role("button", name="Preview again").click()  # the strip follows the form's settings
+    expect(page.locator(".q-img:visible")).to_have_count(6, timeout=15_000)  # frames at 0, 0.5 ... 2.5 s
+    page.get_by_label("Fps").fill("1")
+    page.get_by_role("button", name="Preview again").click()
+    expect(page.locator(".q-img:visible")).to_have_count(3, timeout=15_000)
     run(page, 1)
     expect(page.get_by_text("Complete", exact=True)).to_be_visible(timeout=20_000)
     expect(page.get_by_text("Frame rate").first).to_be_visible()

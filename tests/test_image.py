@@ -153,3 +153,13 @@ def test_outside_the_cli_a_path_is_not_a_file_field_value(tmp_path: Path) -> Non
     for as_json in (True, False):
         with pytest.raises(InputsError, match="outside the uploads directory"):
             IMAGE.parse_inputs({"image_path": str(path)}, as_json=as_json)
+
+
+def test_a_picture_past_the_decompression_bomb_limit_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "wide.png"
+    path.write_bytes(encoded(painted(400, 300), "PNG"))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # Pillow refuses twice its limit: 2,000 pixels here
+    with pytest.raises(InputsError, match="image_path: Value error, the image is too large to decode"):
+        IMAGE.parse_inputs({"image_path": str(path)}, local_files=True)

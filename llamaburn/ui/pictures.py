@@ -45,7 +45,11 @@ class UploadInput:
             self.upload = ui.upload(label=f"Drop {ACCEPTED[kind]} here", auto_upload=True, on_upload=self._stored)
             self.upload.props(f'accept="{accept}" flat bordered').classes("w-full").tooltip(hint)
             self.upload.mark(f"upload-{name}")
-            self.status = ui.label("").classes("text-sm").mark(f"upload-status-{name}")
+            with ui.row().classes("items-center gap-2"):
+                self.status = ui.label("").classes("text-sm").mark(f"upload-status-{name}")
+                self.again = ui.button("Preview again", icon="refresh", on_click=self.show_preview)
+                self.again.props("flat dense no-caps size=sm").tooltip("with the form's settings as they are now")
+                self.again.mark(f"preview-again-{name}").set_visibility(False)
             self.preview = ui.row().classes("w-full gap-2 overflow-x-auto").mark(f"preview-{name}")
 
     def value(self) -> str | None:
@@ -56,12 +60,14 @@ class UploadInput:
             upload = await Uploads().receive(self.kind, event.file.name, event.file.iterate())
         except (LlamaBurnError, OSError) as exc:
             self.upload_id = None
+            self.again.set_visibility(False)
             self._say(f"{event.file.name}: {exc}", error=True)
             self.preview.clear()
             return
         finally:
             self.upload.reset()
         self.upload_id = upload.upload_id
+        self.again.set_visibility(True)
         self._say(f"{upload.original_name}: {upload.media_type}, {upload.size:,} bytes")
         await self.show_preview()
 

@@ -33,10 +33,13 @@ JPEG_QUALITY = 90  # a resized JPEG is sent as JPEG again, at the quality camera
 
 
 def _decodable(path: str) -> str:
-    """Refuse, at validation, a file whose magic bytes pass but whose picture cannot be decoded."""
+    """Refuse, at validation, a file whose magic bytes pass but whose picture cannot be decoded, or one whose
+    pixels would pass Pillow's decompression-bomb limit (about 179 million)."""
     try:
         with Image.open(path) as opened:
             opened.load()
+    except Image.DecompressionBombError as exc:
+        raise ValueError(f"the image is too large to decode: {exc}") from None
     except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise ValueError(f"the image cannot be decoded: {exc}") from None
     return path

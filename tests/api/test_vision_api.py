@@ -111,3 +111,15 @@ async def test_a_model_that_cannot_see_is_a_422_at_model_id(live: httpx.AsyncCli
         )
         assert [r for r in blind.requests if r.path == "/api/chat"] == []
     assert service.store.count_runs() == 0
+
+
+@pytest.mark.parametrize(("suffix", "media_type"), [
+    (".mp4", "video/mp4"), (".webm", "video/webm"), (".mkv", "video/x-matroska"), (".mov", "video/quicktime"),
+])
+async def test_each_video_container_uploads_by_its_content(
+    live: httpx.AsyncClient, tmp_path: Path, suffix: str, media_type: str
+) -> None:
+    content = clip(tmp_path / f"clip{suffix}", seconds=1.0).read_bytes()
+    response = await live.post("/api/uploads", params={"kind": "video"}, files={"file": ("clip.bin", content)})
+    assert response.status_code == 201, response.text
+    assert response.json()["media_type"] == media_type and response.json()["upload_id"].endswith(suffix)
