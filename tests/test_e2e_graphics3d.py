@@ -70,6 +70,13 @@ def test_a_3d_run_in_a_browser_from_the_drop_to_the_comparison(
         expect(page.get_by_text(view, exact=True).first).to_be_visible()
     thumbnails = [preview.nth(index).locator("img").get_attribute("src") or "" for index in range(4)]
     assert all(src.startswith("data:image/") for src in thumbnails) and len(set(thumbnails)) == 4
+    page.get_by_label("Views").fill("6")
+    page.get_by_role("button", name="Preview again").click()  # the views follow the form's settings
+    expect(page.locator(".q-img:visible")).to_have_count(6, timeout=30_000)
+    expect(page.get_by_text("other side", exact=True).first).to_be_visible()
+    page.get_by_label("Views").fill("4")
+    page.get_by_role("button", name="Preview again").click()
+    expect(page.locator(".q-img:visible")).to_have_count(4, timeout=30_000)
 
     run(page, 1)
     expect(page.get_by_text("Complete", exact=True)).to_be_visible(timeout=60_000)
