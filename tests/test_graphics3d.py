@@ -8,13 +8,18 @@ Every file is real: written by trimesh's exporters, stored by ``Uploads`` in the
 from __future__ import annotations
 
 import struct
+import threading
+from pathlib import Path
 
 import pytest
 
 from llamaburn.engine.registry import load_registry
-from llamaburn.errors import InputsError
+from llamaburn.errors import BackendError, InputsError
+from llamaburn.service.assembly import BackendPool, prepare_run
+from llamaburn.service.request import RunRequest
 from llamaburn.storage.uploads import Uploads, UploadTypeError
 from llamaburn_graphics3d.inputs import DEFAULT_PROMPT, Graphics3DInputs
+from llamaburn_graphics3d.mesh import MeshFacts, mesh_facts
 from tests.meshes import MEDIA_TYPES, NO_FACES, UNREADABLE, exported, peg_box, sphere, upload
 from tests.upload_samples import chunks_of, kept, png
 
@@ -109,3 +114,23 @@ async def test_each_rendering_setting_has_its_limits(field: str, value: int, fil
     with pytest.raises(InputsError) as refused:
         parse({"model_path": stored.upload_id, field: value})
     assert [loc for loc, _ in refused.value.problems] == [(field,)]
+
+
+async def test_a_runs_form_check_reads_the_model_off_the_event_loop(
+    files: dict[str, bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A large model takes seconds to read; the app's event loop may be timing another run's stream then."""
+    stored = await upload(files["ply"])
+    readers: list[int] = []
+
+    def recorded(path: Path, max_faces: int) -> MeshFacts:
+        readers.append(threading.get_ident())
+        return mesh_facts(path, max_faces)
+
+    monkeypatch.setattr("llamaburn_graphics3d.inputs.mesh_facts", recorded)
+    registry = load_registry()
+    request = RunRequest(modality="graphics3d", inputs={"model_path": stored.upload_id}, backend="ollama",
+                         url="http://127.0.0.1:9")  # nothing listens there: the run stops once validated
+    with pytest.raises(BackendError):
+        await prepare_run(request, registry, BackendPool(registry))
+    assert readers and threading.get_ident() not in readers

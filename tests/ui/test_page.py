@@ -63,7 +63,7 @@ async def test_plugins_dialog_lists_plugins_with_their_origin(page: Page) -> Non
     rows = page.element("plugins-table").rows
     text_row = next(row for row in rows if row["name"] == "text")
     assert (text_row["kind"], text_row["distribution"], text_row["status"]) == ("modality", "llamaburn", "available")
-    assert sum(row["status"] == "coming soon" for row in rows) == 2
+    assert sum(row["status"] == "coming soon" for row in rows) == 1  # audio
     assert {row["name"] for row in rows if row["kind"] == "backend"} == {"ollama", "openai", "embedded"}
 
 
