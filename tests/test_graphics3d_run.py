@@ -121,3 +121,13 @@ def test_a_model_that_cannot_see_is_refused_by_name_before_anything_is_rendered_
         message = one_error(capsys, blind.url, "--model", "llama3.1:8b", "--mesh", str(box))
         assert message == "llama3.1:8b has no vision capability: pick a vision model such as gemma3, llava or qwen2.5vl"
         assert [r for r in blind.requests if r.path == "/api/chat"] == []
+
+
+def test_bench_help_lists_the_3d_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "--modality", "graphics3d", "--help"])
+    assert exited.value.code == 0
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "--mesh MESH The 3D model (glTF, GLB, OBJ, STL, PLY or OFF)" in shown
+    assert "--views VIEWS How many views to render and send, in this order: front, side, top, isometric," in shown
+    assert "(default: Describe this 3D object.)" in shown and "PydanticUndefined" not in shown  # a required field
