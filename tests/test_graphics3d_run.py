@@ -38,24 +38,27 @@ def silhouette(image: Image.Image) -> np.ndarray:
 
 @pytest.fixture
 def seeing() -> Iterator[VisionServer]:
-    script = Script(tokens=["A", " box", " with", " a", " peg", "."], ttft_s=TTFT_S, tokens_per_s=100)
+    script = Script(tokens=["A", " box", " with", " a", " peg", "."], ttft_s=TTFT_S, tokens_per_s=100,
+                    llama_cpp=True)  # as the OpenAI-compatible server, llama-server: its timings and /props
     with VisionServer(script, per_picture_s=PER_PICTURE_S, expected=[(SIZE, SIZE)] * 4) as server:
         yield server
 
 
-def bench(capsys: pytest.CaptureFixture[str], url: str, *args: str) -> tuple[int, str, str]:
-    code = main(["bench", "--modality", "graphics3d", "--backend", "ollama", "--url", url, "--model", DEFAULT_MODEL,
+def bench(capsys: pytest.CaptureFixture[str], url: str, *args: str, backend: str = "ollama") -> tuple[int, str, str]:
+    code = main(["bench", "--modality", "graphics3d", "--backend", backend, "--url", url, "--model", DEFAULT_MODEL,
                  "--iterations", "2", "--warmup", "0", "--input", f"render_size={SIZE}", "--json", *args])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
 
+@pytest.mark.parametrize("backend", ["ollama", "openai"])  # images: [...] and image_url parts, in order
 def test_cli_renders_four_views_sends_them_and_times_the_render_apart(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, seeing: VisionServer, monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, seeing: VisionServer, monkeypatch: pytest.MonkeyPatch,
+    backend: str,
 ) -> None:
     write(tmp_path, "box.glb", exported(peg_box())["glb"])
     monkeypatch.chdir(tmp_path)
-    code, out, err = bench(capsys, seeing.url, "--mesh", "box.glb")
+    code, out, err = bench(capsys, seeing.url, "--mesh", "box.glb", backend=backend)
     assert code == 0, err
     result = json.loads(out)
     assert result["status"] == "completed" and result["modality"] == "graphics3d"
@@ -66,8 +69,10 @@ def test_cli_renders_four_views_sends_them_and_times_the_render_apart(
         assert all(ms > 0 for ms in views) and iteration["render_ms"] >= sum(views)
         assert "render_back_ms" not in iteration  # four views were asked for, so only four were drawn
         assert iteration["preprocessing_ms"] >= iteration["render_ms"] + iteration["mesh_load_ms"]
-        # The render is client work: the TTFT is the server's clock alone, pictures' prefill included.
-        assert iteration["ttft_ms"] == pytest.approx((TTFT_S + 4 * PER_PICTURE_S) * 1000, abs=CLOCK_MS)
+        # The render is client work: the TTFT is the server's clock (pictures' prefill included) and transport,
+        # never the render, which alone takes longer than the slack allowed here for a loaded machine.
+        served_ms = (TTFT_S + 4 * PER_PICTURE_S) * 1000
+        assert served_ms <= iteration["ttft_ms"] < served_ms + min(iteration["render_ms"], 100)
         assert iteration["image_processing_ms"] == pytest.approx(4 * PER_PICTURE_S * 1000, abs=CLOCK_MS)
         assert iteration["server_image_processing_ms"] == pytest.approx(4 * PER_PICTURE_S * 1000, abs=1e-3)
         assert [(p["label"], p["width"], p["height"], p["media_type"]) for p in iteration["pictures"]] == [
