@@ -105,6 +105,15 @@ def test_a_model_with_colours_of_its_own_is_drawn_in_them(tmp_path: Path) -> Non
     assert (model[:, 0] > model[:, 2] + 40).mean() > 0.9  # red, where the plain model is a light blue-grey
 
 
+def test_a_textured_glb_is_drawn_in_its_texture(tmp_path: Path) -> None:
+    box = trimesh.creation.box()
+    texture = Image.new("RGB", (8, 8), (0, 200, 0))
+    box.visual = trimesh.visual.TextureVisuals(uv=np.full((len(box.vertices), 2), 0.5), image=texture)
+    rendering = render(write(tmp_path, "green.glb", exported(box)["glb"]), views=1, size=64, max_faces=10_000)
+    model = pixels(rendering.views[0].png)[silhouette(rendering.views[0].png)]
+    assert (model[:, 1] > model[:, 0] + 40).mean() > 0.9 and (model[:, 1] > model[:, 2] + 40).mean() > 0.9
+
+
 def test_a_model_past_the_face_limit_is_refused_by_the_renderer_too(tmp_path: Path) -> None:
     path = write(tmp_path, "ball.off", exported(sphere())["off"])
     with pytest.raises(ConfigError, match=r"^the OFF model has 1,280 faces, over the limit of 100 \(max_faces\)"):
