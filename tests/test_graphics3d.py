@@ -129,8 +129,10 @@ async def test_a_runs_form_check_reads_the_model_off_the_event_loop(
 
     monkeypatch.setattr("llamaburn_graphics3d.inputs.mesh_facts", recorded)
     registry = load_registry()
-    request = RunRequest(modality="graphics3d", inputs={"model_path": stored.upload_id}, backend="ollama",
-                         url="http://127.0.0.1:9")  # nothing listens there: the run stops once validated
+    request = RunRequest(  # nothing listens at that URL: the run stops once validated
+        modality="graphics3d", inputs={"model_path": stored.upload_id}, backend="ollama", url="http://127.0.0.1:9",
+        read_timeout=None,
+    )
     with pytest.raises(BackendError):
         await prepare_run(request, registry, BackendPool(registry))
     assert readers and threading.get_ident() not in readers
