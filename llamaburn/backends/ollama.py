@@ -15,6 +15,7 @@ from llamaburn.backends.base import (
     ModelEntry,
     ModelFacts,
     ServerTimings,
+    json_body,
     one_line,
 )
 from llamaburn.backends.gguf import size_label
@@ -123,7 +124,8 @@ class OllamaBackend(Backend):
         loaded = next((entry for entry in running if entry["name"] == model), None)
         return ModelFacts(self.name, show_facts(await self.show(model), loaded))
 
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        """The body is encoded here, at the call, and sent on the first ``__anext__``."""
         message: dict[str, Any] = {"role": "user", "content": request.prompt}
         if request.pictures:
             message["images"] = [picture.base64 for picture in request.pictures]
@@ -138,6 +140,9 @@ class OllamaBackend(Backend):
         }
         system = [{"role": "system", "content": request.system}] if request.system else []
         body = {"model": request.model, "messages": [*system, message], "stream": True, "options": options}
+        return self._chat(request.model, json_body(body))
+
+    async def _chat(self, model: str, body: bytes) -> AsyncIterator[Chunk]:
         with self.errors():
             response, resent_at = await self.send_stream("/api/chat", body)
             try:
@@ -145,7 +150,7 @@ class OllamaBackend(Backend):
                     yield Chunk(resent_at=resent_at)
                 if response.status_code >= 400:
                     await response.aread()
-                    self.raise_for_status(response, request.model)
+                    self.raise_for_status(response, model)
                 done = False
                 # After the done chunk, read on to the body's end: httpx only keeps a fully read
                 # connection alive, and a new connection per request would add to the next TTFT.

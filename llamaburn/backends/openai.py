@@ -23,6 +23,7 @@ from llamaburn.backends.base import (
     ModelEntry,
     ModelFacts,
     ServerTimings,
+    json_body,
     one_line,
 )
 from llamaburn.backends.llama_server import build_version, local_gguf, meta_facts, model_modalities, props_facts
@@ -108,7 +109,8 @@ class OpenAIBackend(Backend):
             models.append(ModelEntry(id=model_id, details={"owned_by": entry.get("owned_by")}))
         return models
 
-    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        """The body is encoded here, at the call, and sent on the first ``__anext__``."""
         content: Any = request.prompt
         if request.pictures:
             content = [{"type": "text", "text": request.prompt}] + [
@@ -131,6 +133,9 @@ class OpenAIBackend(Backend):
         ):
             if value is not None:
                 body[key] = value
+        return self._chat(request.model, json_body(body))
+
+    async def _chat(self, model: str, body: bytes) -> AsyncIterator[Chunk]:
         with self.errors():
             response, resent_at = await self.send_stream("/v1/chat/completions", body, SSE_HEADERS)
             try:
@@ -138,7 +143,7 @@ class OpenAIBackend(Backend):
                     yield Chunk(resent_at=resent_at)
                 if response.status_code >= 400:
                     await response.aread()
-                    self.raise_for_status(response, request.model)
+                    self.raise_for_status(response, model)
                 done = False
                 try:
                     # Read on past [DONE] to the body's end, so httpx keeps the connection alive.

@@ -20,7 +20,8 @@ from typing import Any, ClassVar
 from PIL import Image
 from pydantic import Field, field_validator
 
-from llamaburn.backends.base import ChatRequest, Picture
+from llamaburn.backends.base import ChatRequest
+from llamaburn.backends.picture import Picture
 from llamaburn.engine.cache import apply_cache_mode, check_cache_mode
 from llamaburn.engine.metrics import Metric, measure_stream
 from llamaburn.engine.modality import Inputs, Modality, Target, cli_flag
