@@ -106,14 +106,17 @@ def render(request: dict[str, Any], out: Path) -> dict[str, Any]:
     finally:
         plotter.close()
     encoding = time.perf_counter()
-    views = []
-    for index, (view, frame, ms) in enumerate(zip(VIEWS, frames, view_ms, strict=False)):
+    pngs = []
+    for frame in frames:
         buffer = io.BytesIO()
         Image.fromarray(frame).save(buffer, format="PNG")
-        (out / f"{index}.png").write_bytes(buffer.getvalue())
+        pngs.append(buffer.getvalue())
+    encoded = time.perf_counter()
+    views = []
+    for index, (view, frame, ms, png) in enumerate(zip(VIEWS, frames, view_ms, pngs, strict=False)):
+        (out / f"{index}.png").write_bytes(png)
         views.append({"name": view.name, "key": view.key, "file": f"{index}.png", "render_ms": ms,
                       "width": int(frame.shape[1]), "height": int(frame.shape[0])})
-    encoded = time.perf_counter()
     return {
         "views": views,
         "mesh_load_ms": (loaded - started) * 1000,
