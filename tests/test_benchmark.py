@@ -9,6 +9,7 @@ from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ComingSoonError, ConfigError, ModelNotFoundError
 from llamaburn.service.assembly import plan, resolve_model, run_config
 from llamaburn.testing import FakeServer
+from tests.ui.app import SoonPlugin
 
 
 async def test_model_resolution_accepts_latest_and_names_the_alternatives() -> None:
@@ -38,8 +39,8 @@ def test_plan_validates_without_network() -> None:
     registry = load_registry()
     checked = plan(registry, "text", {"iterations": 2, "prompts": ["a"]}, backend="openai")
     assert checked.inputs.iterations == 2
-    with pytest.raises(ComingSoonError, match="3D benchmarks are coming soon: only text, image, audio"):
-        plan(registry, "graphics3d", {})
+    with pytest.raises(ComingSoonError, match=r"^Holo benchmarks are coming soon: only text, image, audio, video"):
+        plan(load_registry(extra=[("soon", SoonPlugin())]), "holo", {})
     with pytest.raises(ConfigError, match="model: must not be empty"):
         plan(registry, "text", {}, model=" ")
     with pytest.raises(ConfigError, match="max_tokens"):

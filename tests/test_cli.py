@@ -161,13 +161,13 @@ def test_failure_mid_run_exits_non_zero_and_stores_the_failed_run(
     assert Store().get_run(result["run_id"]).status == "failed"
 
 
-def test_plugins_lists_six_modalities_with_five_available(capsys: pytest.CaptureFixture[str]) -> None:
+def test_plugins_lists_six_modalities_all_available(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plugins", "--json"]) == 0
     modalities = [r for r in json.loads(capsys.readouterr().out) if r["kind"] == "modality"]
     assert [(m["name"], m["available"]) for m in modalities] == [
-        ("text", True), ("image", True), ("audio", True), ("video", True), ("graphics3d", False), ("code", True)]
+        ("text", True), ("image", True), ("audio", True), ("video", True), ("graphics3d", True), ("code", True)]
     assert main(["plugins"]) == 0
-    assert capsys.readouterr().out.count("coming soon") == 1
+    assert capsys.readouterr().out.count("coming soon") == 0
 
 
 def test_models_lists_the_backend_models(capsys: pytest.CaptureFixture[str], server: FakeServer) -> None:

@@ -66,11 +66,11 @@ def test_benchmark_live_history_and_comparison_in_a_browser(app_url: str, page: 
     tabs = page.locator(".q-tab")
     expect(tabs).to_have_count(6)
     expect(page.locator(".q-tab--active")).to_contain_text("Text")
-    expect(page.get_by_text("Coming Soon")).to_have_count(1)
+    expect(page.get_by_text("Coming Soon")).to_have_count(0)
     expect(page.get_by_text("Q4_K_M")).to_be_visible()
     screenshot(page, "main")
     page.get_by_role("tab", name="3D").click()
-    expect(page.get_by_text("3D benchmarks: Coming Soon")).to_be_visible()
+    expect(page.get_by_text("3D model file")).to_be_visible()
     page.get_by_role("tab", name="Text").click()
 
     run(page, 3)

@@ -35,7 +35,7 @@ class TinyPlugin:
 def test_hook_register_modalities_builtins_through_entry_points() -> None:
     registry = load_registry()
     assert list(registry.modalities) == BUILTINS
-    assert [n for n, m in registry.modalities.items() if m.available] == ["text", "image", "audio", "video", "code"]
+    assert all(m.available for m in registry.modalities.values())
     rows = {row.name: row for row in registry.describe() if row.kind == "modality"}
     assert rows["text"].distribution == "llamaburn"
     assert not registry.problems

@@ -61,7 +61,8 @@ def _declared_options(bench: argparse.ArgumentParser, form: type[Inputs]) -> Non
         flag, from_file = extra.get("cli"), extra.get("cli_file")
         if not isinstance(flag, str):
             continue
-        default = "" if info.default_factory is not None or info.default is None else f" (default: {info.default})"
+        unset = info.is_required() or info.default_factory is not None or info.default is None
+        default = "" if unset else f" (default: {info.default})"
         group = bench.add_mutually_exclusive_group() if isinstance(from_file, str) else bench
         dest = f"input_{name}"
         metavar = flag.lstrip("-").replace("-", "_").upper()

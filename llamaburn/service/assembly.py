@@ -4,6 +4,7 @@ validate everything the user typed first, then reach the backend, then measure.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -164,15 +165,18 @@ async def prepare_run(
 ) -> PreparedRun:
     """The one run assembly that every face, the test harness and the benchmarks call.
 
-    Validation comes first and touches neither the network nor the store: ``InputsError`` names each bad
+    Validation comes first, in a worker thread (a form's check may read a file for seconds, and the event loop
+    may be timing another run), and touches neither the network nor the store: ``InputsError`` names each bad
     input, ``ConfigError`` an unknown modality or backend or an empty model, ``ComingSoonError`` a modality
     that cannot run yet. Then the backend opens (from ``backends``), the model is resolved, checked (a
     ``CapabilityError`` for a model that cannot see, when a modality needs vision) and described (by
     ``model_infos``; without one the run has no model info). ``check`` is called with the open backend
     before the model is resolved and again once the run exists, so the service can refuse a busy server.
     """
-    checked = plan(
-        registry, request.modality, request.inputs, request.backend, request.url, request.model,
+    # In a worker thread: a form's check may read its file (a 3D model through trimesh, seconds for a large
+    # one), and this event loop may be timing another run's stream meanwhile.
+    checked = await asyncio.to_thread(
+        plan, registry, request.modality, request.inputs, request.backend, request.url, request.model,
         as_json=request.inputs_are_json, local_files=request.local_files,
     )
     if checked.backend is not None:

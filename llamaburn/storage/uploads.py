@@ -137,17 +137,59 @@ OBJ_STATEMENTS = {
 }  # fmt: skip
 
 
-def _obj(head: bytes, _: Path) -> bool:
-    """Text whose statements (in the first ``SNIFF_BYTES``) are all Wavefront OBJ's, with a vertex among them."""
+def _text_statements(head: bytes) -> list[list[str]] | None:
+    """The words of each non-blank, non-comment line of a text format's first ``SNIFF_BYTES``; ``None`` for
+    bytes that are not UTF-8 text (a NUL, or an invalid sequence)."""
     try:
         text = codecs.getincrementaldecoder("utf-8")().decode(head)  # not final: the window may cut a character
     except UnicodeDecodeError:
-        return False
+        return None
+    if "\x00" in text:
+        return None
     lines = text.splitlines()
     if len(head) == SNIFF_BYTES:
         lines = lines[:-1]  # the window may cut the last line
-    words = [line.split(maxsplit=1)[0] for line in lines if line.strip() and not line.lstrip().startswith("#")]
-    return "\x00" not in text and "v" in words and all(word in OBJ_STATEMENTS for word in words)
+    return [line.split() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+def _obj(head: bytes, _: Path) -> bool:
+    """Text whose statements (in the first ``SNIFF_BYTES``) are all Wavefront OBJ's, with a vertex among them."""
+    statements = _text_statements(head)
+    words = [statement[0] for statement in statements or ()]
+    return "v" in words and all(word in OBJ_STATEMENTS for word in words)
+
+
+STL_TRIANGLE_BYTES = 50  # a binary STL's triangle: normal and three vertices (12 float32) and a uint16
+STL_STATEMENTS = {"solid", "facet", "outer", "vertex", "endloop", "endfacet", "endsolid"}
+
+
+def _stl(head: bytes, path: Path) -> bool:
+    """A binary STL (an 80-byte header, then a triangle count that the file's size matches exactly) or an
+    ASCII one (``solid``, then only STL's statements, with a facet among them). Binary comes first: some
+    exporters start a binary file's header with ``solid`` too."""
+    if len(head) >= 84:
+        triangles = int.from_bytes(head[80:84], "little")
+        if triangles and path.stat().st_size == 84 + STL_TRIANGLE_BYTES * triangles:
+            return True
+    statements = _text_statements(head)
+    words = [statement[0] for statement in statements or ()]
+    return bool(words) and words[0] == "solid" and "facet" in words and all(word in STL_STATEMENTS for word in words)
+
+
+PLY_FORMATS = (b"format ascii 1.0", b"format binary_little_endian 1.0", b"format binary_big_endian 1.0")
+
+
+def _ply(head: bytes, _: Path) -> bool:
+    """``ply`` on the first line, then the line that names its encoding."""
+    first, _newline, rest = head.partition(b"\n")
+    return first.rstrip(b"\r") == b"ply" and rest.startswith(PLY_FORMATS)
+
+
+def _off(head: bytes, _: Path) -> bool:
+    """Object File Format as trimesh reads it: ``OFF`` or ``COFF`` (colours), then the vertex and face counts."""
+    statements = _text_statements(head)
+    words = [word for statement in statements or () for word in statement][:3]
+    return len(words) >= 3 and words[0] in ("OFF", "COFF") and all(word.isdigit() for word in words[1:])
 
 
 FORMATS: dict[Kind, tuple[Format, ...]] = {
@@ -174,13 +216,16 @@ FORMATS: dict[Kind, tuple[Format, ...]] = {
         Format("model/gltf-binary", ".glb", _glb),
         Format("model/gltf+json", ".gltf", _gltf),
         Format("model/obj", ".obj", _obj),
+        Format("model/stl", ".stl", _stl),
+        Format("model/x-ply", ".ply", _ply),
+        Format("model/x-off", ".off", _off),
     ),
 }
 ACCEPTED: dict[Kind, str] = {
     "image": "a PNG, JPEG, WebP or GIF image",
     "audio": "a WAV, MP3, FLAC, Ogg or M4A recording",
     "video": "an MP4, WebM, MKV or MOV video",
-    "graphics3d": "a glTF, GLB or OBJ model",
+    "graphics3d": "a glTF, GLB, OBJ, STL, PLY or OFF model",
 }
 
 

@@ -1,29 +1,20 @@
-"""3D graphics: render or describe a model file, timing the render and the answer's stream."""
+"""3D: render a model's views offscreen and ask a vision model about them, timing the render apart from the answer.
+
+Modules: ``inputs`` (the form, whose check reads the model), ``mesh`` (trimesh: one triangle mesh, or a one-line
+refusal), ``views`` (the cameras), ``renderer`` (runs ``offscreen``, the VTK process that draws them),
+``modality`` (the views as the vision path's pictures).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
 
-from pydantic import Field
+from llamaburn.plugin import Modality, hookimpl
 
-from llamaburn.plugin import Inputs, Metric, Modality, hookimpl, upload_path
+from .inputs import Graphics3DInputs
+from .modality import Graphics3DModality
 
-
-class Graphics3DInputs(Inputs):
-    model_path: Annotated[str, upload_path("graphics3d")] = Field(
-        description="The 3D model or scene (glTF, GLB or OBJ): an upload_id from POST /api/uploads."
-    )
-
-
-class Graphics3DModality(Modality):
-    name = "graphics3d"
-    label = "3D"
-    inputs = Graphics3DInputs
-    metrics = (
-        Metric(name="render_ms", label="Render time", unit="ms", direction="lower"),
-        Metric(name="tps", label="TPS", unit="tok/s", direction="higher"),
-    )
+__all__ = ["Graphics3DInputs", "Graphics3DModality"]
 
 
 @hookimpl

@@ -28,7 +28,6 @@ from tests.harness.api import follow, start, stored, types
         ({"prompt": None, "prompts": []}, ["body", "prompts"], "at least 1 item"),
         ({"prompts": ["a"]}, ["body", "prompt"], "prompt or prompts, not both"),
         ({"type": "poetry"}, ["body", "type"], "unknown modality 'poetry'; choose from: text, image"),
-        ({"type": "graphics3d"}, ["body", "type"], "3D benchmarks are coming soon: only text, image, audio, video"),
         ({"api_key": "clé"}, ["body", "api_key"], "must be visible ASCII characters"),  # found by schemathesis
         ({"type": "image"}, ["body", "image_path"], "Field required"),
         ({"backend": "vllm"}, ["body", "backend"], "unknown backend 'vllm'; choose from: ollama, openai"),

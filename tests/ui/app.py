@@ -84,3 +84,17 @@ class DialPlugin:
     @hookimpl
     def register_modalities(self, register: Callable[[Modality], None]) -> None:
         register(DialModality())
+
+
+class SoonModality(Modality):
+    """A third-party modality that declares its metrics but cannot run yet: the app shows it "Coming Soon"."""
+
+    name = "holo"
+    label = "Holo"
+    metrics = (Metric(name="holo_ms", label="Hologram time", unit="ms", direction="lower"),)
+
+
+class SoonPlugin:
+    @hookimpl
+    def register_modalities(self, register: Callable[[Modality], None]) -> None:
+        register(SoonModality())

@@ -13,7 +13,7 @@ from nicegui.testing import User
 from llamaburn.engine.registry import load_registry
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 from tests.harness.page import Page
-from tests.ui.app import OTHER_MODEL, CountPlugin, open_app
+from tests.ui.app import OTHER_MODEL, CountPlugin, SoonPlugin, open_app
 
 
 @pytest.fixture(params=["socket", "respx"])
@@ -38,7 +38,9 @@ async def page(user: User, fake: FakeServer, monkeypatch: pytest.MonkeyPatch) ->
 
 @pytest.fixture
 async def count_page(user: User, fake: FakeServer, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Page]:
-    """The page with a second runnable tab, Count, registered as a third-party plugin is."""
-    opened = await open_app(user, fake, monkeypatch, load_registry(extra=[("count", CountPlugin())]))
+    """The page with a second runnable tab, Count, and a Coming Soon one, Holo, registered as third-party
+    plugins are."""
+    registry = load_registry(extra=[("count", CountPlugin()), ("soon", SoonPlugin())])
+    opened = await open_app(user, fake, monkeypatch, registry)
     yield opened
     await opened.service.aclose()

@@ -11,7 +11,7 @@ from tests.harness.page import Page
 from tests.ui.app import OTHER_MODEL
 
 
-async def test_six_type_tabs_with_text_first_and_those_not_built_coming_soon(page: Page) -> None:
+async def test_six_type_tabs_with_text_first_each_with_its_form(page: Page) -> None:
     tabs = [e for e in page.user.find(ui.tab).elements]
     assert [t.props["name"] for t in sorted(tabs, key=lambda t: t.id)] == [
         "text",
@@ -22,13 +22,12 @@ async def test_six_type_tabs_with_text_first_and_those_not_built_coming_soon(pag
         "code",
     ]
     assert page.element("type-tabs").value == "text"
-    await page.user.should_see(marker="soon-graphics3d")
+    page.user.find(marker="tab-graphics3d").click()
+    await page.user.should_see(marker="field-model_path")  # 3D works: its form, not "Coming Soon"
     await page.user.should_see(marker="field-language")  # Code works: its form, not "Coming Soon"
     await page.user.should_see(marker="run-button")
     page.user.find(marker="tab-audio").click()
     await page.user.should_see(marker="field-audio_path")  # Audio works too: its upload, not "Coming Soon"
-    page.user.find(marker="tab-graphics3d").click()
-    await page.user.should_see("3D benchmarks: Coming Soon")
 
 
 async def test_header_connects_lists_models_and_shows_model_info(page: Page) -> None:
@@ -62,7 +61,7 @@ async def test_plugins_dialog_lists_plugins_with_their_origin(page: Page) -> Non
     rows = page.element("plugins-table").rows
     text_row = next(row for row in rows if row["name"] == "text")
     assert (text_row["kind"], text_row["distribution"], text_row["status"]) == ("modality", "llamaburn", "available")
-    assert sum(row["status"] == "coming soon" for row in rows) == 1
+    assert sum(row["status"] == "coming soon" for row in rows) == 0
     assert {row["name"] for row in rows if row["kind"] == "backend"} == {"ollama", "openai", "embedded", "whisper-cpp"}
 
 

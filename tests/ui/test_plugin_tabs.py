@@ -48,7 +48,7 @@ async def test_run_and_cancel_act_on_the_selected_tab(count_page: Page) -> None:
         count_page.element("field-prompts").value = "Name a colour."
     chatted = await run_selected(count_page)
     assert chatted.modality.name == "text" and chatted.inputs.prompts == ["Name a colour."]
-    count_page.select_tab("graphics3d")
+    count_page.select_tab("holo")
     assert not count_page.element("run-button").enabled  # a Coming Soon tab has nothing to run
     count_page.select_tab("count")
     assert count_page.element("run-button").enabled and not count_page.element("cancel-button").enabled
