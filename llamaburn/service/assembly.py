@@ -12,6 +12,7 @@ from llamaburn.backends.base import Backend
 from llamaburn.engine.modality import Inputs, Modality, Target, check_capabilities
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
+from llamaburn.engine.telemetry import Sampler
 from llamaburn.errors import ConfigError, LlamaBurnError, ModelNotFoundError
 from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.request import RunRequest
@@ -165,7 +166,8 @@ async def prepare_run(
     Validation comes first and touches neither the network nor the store: ``InputsError`` names each bad
     input, ``ConfigError`` an unknown modality or backend or an empty model, ``ComingSoonError`` a modality
     that cannot run yet. Then the backend opens (from ``backends``), the model is resolved and described
-    (by ``model_infos``; without one the run has no model info). ``check`` is called with the open backend
+    (by ``model_infos``; without one the run has no model info), and the run gets its machine telemetry
+    (``engine/telemetry.py``), sampled while it executes. ``check`` is called with the open backend
     before the model is resolved and again once the run exists, so the service can refuse a busy server.
     """
     checked = plan(
@@ -181,6 +183,7 @@ async def prepare_run(
     model = await resolve_model(backend, checked.model)
     info = (await model_infos.get(backend, model)).model_dump(mode="json") if model_infos else {}
     run = Run(checked.modality, checked.inputs, Target(backend, model))
+    run.telemetry = Sampler(pid=backend.server_pid(), url=backend.url)
     if check is not None:
         check(backend)
     return PreparedRun(run, run_config(checked, backend, model), info)
