@@ -30,6 +30,7 @@ def rate_chart(points: list[list[float]], ttft_ms: float | None) -> dict[str, An
     """Tokens per second over the iteration's time, with a vertical marker at its first token (TTFT)."""
     marker = [{"xAxis": round(ttft_ms / 1000, 3), "name": f"TTFT {ttft_ms:.0f} ms"}] if ttft_ms is not None else []
     return {
+        "animation": False,  # redrawn ten times a second: a transition would only blur the axis labels
         "title": {"text": "Tokens/s, this iteration", "textStyle": {"fontSize": 13}},
         "tooltip": {"trigger": "axis"},
         "grid": {"top": 36, "bottom": 28, "left": 48, "right": 16},
@@ -67,6 +68,7 @@ def telemetry_chart(samples: Sequence[Sample], since: float) -> dict[str, Any]:
         series.append(("GPU %", [s.gpu_util_pct for s in samples]))  # type: ignore[misc]
     times = [round(s.at - since, 2) for s in samples]
     return {
+        "animation": False,
         "title": {"text": "Machine", "textStyle": {"fontSize": 13}},
         "tooltip": {"trigger": "axis"},
         "legend": {"top": 0, "right": 0, "data": [name for name, _ in series]},

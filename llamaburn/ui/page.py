@@ -27,7 +27,7 @@ from llamaburn.ui.results import ResultsPanel
 from llamaburn.ui.sweep import SweepPanel
 from llamaburn.ui.theme import DarkToggle
 
-DRAWER_PX = 400
+DRAWER_PX = 360  # the form's width on a desktop; on a 390 px phone it leaves the backdrop a tap to close
 PHONE_PX = 760  # below this width the drawer is an overlay behind the menu button (Quasar's breakpoint)
 VIEWS = {"run": ("Run", "play_circle"), "history": ("History", "history"), "compare": ("Compare", "compare_arrows"),
          "sweep": ("Sweep", "grid_on")}
@@ -177,6 +177,7 @@ class MainPage:
 
     def _follow(self, run: Run) -> None:
         self.views.set_value("run")
+        self.results.empty.set_visibility(False)  # a run is on: no "No runs yet" under it
         self.live.follow(run)
         self._update_buttons()
 
