@@ -31,6 +31,7 @@ def test_a_sweep_from_the_page_shows_its_line_charts(app_url: str, page: Page) -
     expect(page.get_by_text("connected · 1 model")).to_be_visible(timeout=15_000)
     page.get_by_label("Iterations").fill("1")
     page.get_by_label("Warmup").fill("0")
+    page.get_by_role("tab", name="Sweep").click()  # the dashboard's Sweep view, beside the form
     page.get_by_label("Concurrency").fill("1,2")
     page.get_by_role("button", name="Sweep").click()
     expect(page.get_by_text("2 of 2 points (done)")).to_be_visible(timeout=20_000)

@@ -57,7 +57,8 @@ def machine_line(sample: Sample | None, j_per_token: float | None) -> str:
     """What the run costs the machine right now, as one line; only what was sampled is named."""
     if sample is None:
         return "Machine: sampling…"
-    parts = [f"CPU {number(sample.cpu_pct, '%', 0)}", f"RAM {number(sample.ram_used_mib, 'MiB', 0)}"]
+    cores = "/".join(f"{pct:.0f}" for pct in sample.per_core_pct)
+    parts = [f"CPU {number(sample.cpu_pct, '%', 0)} (cores {cores} %)", f"RAM {number(sample.ram_used_mib, 'MiB', 0)}"]
     if sample.server_rss_mib is not None:
         parts.append(f"server {number(sample.server_rss_mib, 'MiB', 0)} RSS, {number(sample.server_cpu_pct, '%', 0)}")
     gpu = [

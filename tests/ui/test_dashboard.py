@@ -46,7 +46,7 @@ async def test_the_live_charts_fill_from_the_token_events(page: Page, fake: Fake
     strip = page.element("live-strip-chart").options
     assert strip["series"][0]["data"] == [it["tps"] for it in run.iterations]
     assert strip["xAxis"]["data"] == ["1", "2"]
-    assert page.text("live-machine").startswith("CPU ")
+    assert page.text("live-machine").startswith("CPU ") and "(cores " in page.text("live-machine")
     machine = page.element("live-machine-chart").options
     assert machine["series"][0]["name"] == "CPU %" and len(machine["series"][0]["data"]) >= 4
 
@@ -59,6 +59,12 @@ async def test_results_show_what_the_run_cost_the_machine(page: Page, fake: Fake
     assert chip.text.startswith(f"CPU {cpu['mean']:,.0f} %") and "peak" in chip.text
     stored = page.service.store.iterations(run.id)
     assert all(SERIES_KEY in it.metrics and it.metrics["ram_used_mib"] > 0 for it in stored)
+    second = await page.run(iterations=2)
+    with page.user:
+        page.main.compare([second.id, run.id])
+    await page.user.should_see(marker="label-avg_cpu_pct")  # compared with the modality's own metrics
+    assert page.text("label-avg_ram_used_mib") == "Avg RAM used"
+    assert page.text("cell-avg_cpu_pct-1") == f"{cpu['mean']:,.2f} %"
 
 
 async def test_history_filters_by_model_type_and_status(page: Page) -> None:
