@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 from benchmarks.telemetry import sample_for
+from llamaburn.engine import telemetry
 from llamaburn.engine.registry import load_registry
 from llamaburn.engine.telemetry import MIB, SERIES_KEY, Sample, Sampler, listening_pid, summary
 from llamaburn.service.compare import compare, metric_set, samples
@@ -143,3 +144,10 @@ def test_the_sampler_costs_well_under_a_core(fake: FakeServer) -> None:
     share_pct, start_ms, count = sample_for(1.5, fake.url)
     assert count >= 5 and start_ms < 1_000
     assert share_pct < 5, f"the sampler used {share_pct:.2f} % of a core"
+
+
+def test_a_found_server_pid_is_reused_while_it_runs(fake: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    telemetry._found.clear()
+    assert listening_pid(fake.url) == os.getpid()
+    monkeypatch.setattr(telemetry, "_scan", lambda url: pytest.fail("scanned again"))
+    assert listening_pid(fake.url) == os.getpid()  # a sweep's next streams: no second scan
