@@ -187,6 +187,7 @@ class LivePanel:
                     self.artifact.show(artifact, event.metrics)
                 self._ttft_ms = event.metrics.get("ttft_ms", self._ttft_ms)  # the measured one, exact
                 self._j_per_token = event.metrics.get("j_per_token")
+                self._draw_machine(force=True)
                 headline = self._metrics()[0] if self._metrics() else None
                 self._strip.append(event.metrics.get(headline.name) if headline else None)
                 self._draw_strip()
@@ -228,10 +229,11 @@ class LivePanel:
         self.strip.options.update(strip_chart(label, unit, self._strip, self._total))
         self.strip.update()
 
-    def _draw_machine(self) -> None:
-        """Redraw the telemetry when the sampler has added a sample (every 250 ms), not on every tick."""
+    def _draw_machine(self, force: bool = False) -> None:
+        """Redraw the telemetry when the sampler has added a sample (every 250 ms), not on every tick, or when
+        an iteration's energy per token came (``force``)."""
         sampler = self.run.telemetry if self.run is not None else None
-        if sampler is None or len(sampler.samples) == self._samples_drawn:
+        if sampler is None or not sampler.samples or (len(sampler.samples) == self._samples_drawn and not force):
             return
         samples = sampler.samples[-SHOWN_SAMPLES:]
         self._samples_drawn = len(sampler.samples)

@@ -3,12 +3,15 @@ telemetry, the machine's cost in the results, history's filters, and the keyboar
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+import pytest
 from nicegui import ui
 
 from llamaburn.engine.telemetry import SERIES_KEY
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing.nvml import FakeDevice, FakeNvml
 from tests.harness.moments import until
 from tests.harness.page import Page
 from tests.ui.app import OTHER_MODEL
@@ -99,3 +102,18 @@ async def test_ctrl_enter_runs_and_escape_cancels(page: Page, fake: FakeServer) 
     key(page, "Escape")
     await until(lambda: page.text("live-progress") == "Cancelled", timeout_s=5)
     assert run.status == "cancelled" and len(page.service.runs) == 1
+
+
+async def test_a_gpu_shows_live_and_in_the_results_with_energy_per_token(
+    page: Page, fake: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", FakeNvml(FakeDevice(util_pct=55, power_mw=90_000, temp_c=70)))
+    fake.script = Script(tokens=20, tokens_per_s=40)  # 0.5 s an iteration
+    run = await page.run(iterations=2)
+    line = page.text("live-machine")
+    assert "GPU 55 %, 2,048 MiB, 90 W, 70 °C" in line
+    assert line.endswith(f"{run.iterations[-1]['j_per_token']:,.2f} J/token")
+    machine = page.element("live-machine-chart").options
+    assert [series["name"] for series in machine["series"]] == ["CPU %", "GPU %"]
+    assert page.text("result-machine-j_per_token").startswith(f"Energy/token {run.summary['j_per_token']['mean']:,.2f}")
+    assert page.text("result-machine-gpu_power_w") == "GPU power 90 W (peak 90 W)"
