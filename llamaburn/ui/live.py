@@ -53,10 +53,8 @@ def iteration_row(iteration: int, values: dict[str, Any], metrics: Sequence[Metr
     return {"iteration": iteration, **{m.name: iteration_value(values.get(m.name), m) for m in metrics[:HEADLINE]}}
 
 
-def machine_line(sample: Sample | None, j_per_token: float | None) -> str:
+def machine_line(sample: Sample, j_per_token: float | None) -> str:
     """What the run costs the machine right now, as one line; only what was sampled is named."""
-    if sample is None:
-        return "Machine: sampling…"
     cores = "/".join(f"{pct:.0f}" for pct in sample.per_core_pct)
     parts = [f"CPU {number(sample.cpu_pct, '%', 0)} (cores {cores} %)", f"RAM {number(sample.ram_used_mib, 'MiB', 0)}"]
     if sample.server_rss_mib is not None:
