@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from benchmarks import accuracy, concurrency, fidelity, footprint, history, pipeline, startup
+from benchmarks import accuracy, concurrency, fidelity, footprint, history, pipeline, startup, telemetry
 from benchmarks.common import Neighbours, Row, Section, hardware, hardware_line, show
 
 TITLES = {name: module.SECTION for name, module in
           (("fidelity", fidelity), ("accuracy", accuracy), ("pipeline", pipeline), ("footprint", footprint),
-           ("history", history), ("startup", startup), ("concurrency", concurrency))}
+           ("history", history), ("startup", startup), ("concurrency", concurrency),
+           ("telemetry", telemetry))}
 SECTIONS: dict[str, Callable[[bool], Any]] = {
     "fidelity": fidelity.run,
     "accuracy": accuracy.run,
@@ -32,6 +33,7 @@ SECTIONS: dict[str, Callable[[bool], Any]] = {
     "history": history.run,
     "startup": startup.run,
     "concurrency": concurrency.run,
+    "telemetry": telemetry.run,
 }
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -1,6 +1,7 @@
 """End to end in a real headless Chromium: the app as users start it, against a real fake Ollama server.
 
-Set LLAMABURN_SCREENSHOTS=docs/screenshots to refresh the README's screenshots from this test.
+Set LLAMABURN_SCREENSHOTS=docs/screenshots to refresh the README's comparison screenshot from this test (the
+dashboard's own come from tests/test_e2e_dashboard.py).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ def page() -> Iterator[Page]:
 
 def screenshot(page: Page, name: str) -> None:
     if folder := os.environ.get("LLAMABURN_SCREENSHOTS"):
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=name != "live-run")
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
 def run(page: Page, iterations: int) -> None:
@@ -63,31 +64,31 @@ def run(page: Page, iterations: int) -> None:
 def test_benchmark_live_history_and_comparison_in_a_browser(app_url: str, page: Page) -> None:
     page.goto(app_url)
     expect(page.get_by_text("connected · 2 models")).to_be_visible(timeout=15_000)
-    tabs = page.locator(".q-tab")
+    tabs = page.locator(".q-drawer .q-tab")
     expect(tabs).to_have_count(6)
-    expect(page.locator(".q-tab--active")).to_contain_text("Text")
+    expect(page.locator(".q-drawer .q-tab--active")).to_contain_text("Text")
     expect(page.get_by_text("Coming Soon")).to_have_count(0)
     expect(page.get_by_text("Q4_K_M")).to_be_visible()
-    screenshot(page, "main")
     page.get_by_role("tab", name="3D").click()
     expect(page.get_by_text("3D model file")).to_be_visible()
     page.get_by_role("tab", name="Text").click()
+    expect(page.get_by_text("3D model file")).to_be_hidden()  # the panels' transition is over: one form
 
     run(page, 3)
     expect(page.get_by_text("Iteration 2/3", exact=True)).to_be_visible(timeout=15_000)
     live = page.locator(".whitespace-pre-wrap:visible")  # the answer; the thinking label stays hidden here
     expect(live).to_contain_text("t0 t1 t2")  # continuous text, not one token per line
-    screenshot(page, "live-run")
     expect(page.get_by_text("Complete", exact=True)).to_be_visible(timeout=20_000)
     expect(live).to_have_text(" ".join(f"t{i}" for i in range(40)) + " ")
     expect(page.locator(".q-table tbody tr").filter(has_text=DEFAULT_MODEL)).to_have_count(1, timeout=5_000)
 
-    page.get_by_label("Model", exact=True).click()
+    page.locator(".q-drawer").get_by_label("Model", exact=True).click()  # not history's Model filter
     page.get_by_role("option", name=OTHER_MODEL).click()
     run(page, 2)
     expect(page.locator(".q-table tbody tr").filter(has_text="completed")).to_have_count(2, timeout=20_000)
 
     page.reload()
+    page.get_by_role("tab", name="History").click()
     rows = page.locator(".q-table tbody tr").filter(has_text="completed")
     expect(rows).to_have_count(2, timeout=15_000)
     for index in range(2):

@@ -47,7 +47,7 @@ def page(speech: FakeTranscriptionServer, tmp_path: Path) -> Iterator[Page]:
             page.get_by_label("URL", exact=True).fill(speech.url)
             page.get_by_label("URL", exact=True).press("Enter")
             expect(page.get_by_text("connected · 2 models")).to_be_visible(timeout=15_000)
-            page.get_by_label("Model", exact=True).click()
+            page.locator(".q-drawer").get_by_label("Model", exact=True).click()  # not history's Model filter
             page.get_by_role("option", name=SPEECH_MODEL, exact=True).click()
             yield page
         finally:
@@ -104,6 +104,7 @@ def test_the_audio_tab_uploads_plays_streams_marks_and_compares(
     expect(marked).to_have_count(0)
 
     rows = page.locator(".q-table tbody tr").filter(has_text="completed")
+    page.get_by_role("tab", name="History").click()  # the dashboard's History view
     for index in range(2):
         rows.nth(index).locator(".q-checkbox").click()
     page.get_by_role("button", name="Compare Selected").click()

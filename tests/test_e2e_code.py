@@ -66,7 +66,7 @@ def validity_cells(page: Page) -> list[str]:
     """The live iteration table's Syntax validity column, top to bottom."""
     table = page.locator(".q-table").filter(has=page.get_by_role("columnheader", name="Syntax validity"))
     headers = table.get_by_role("columnheader").all_inner_texts()
-    column = [header.strip() for header in headers].index("Syntax validity")
+    column = [header.strip() for header in headers].index("Syntax validity (%)")
     return [row.locator("td").nth(column).inner_text() for row in table.locator("tbody tr").all()]
 
 

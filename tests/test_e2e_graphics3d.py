@@ -90,11 +90,12 @@ def test_a_3d_run_in_a_browser_from_the_drop_to_the_comparison(
     assert len(sent) == 4 and all(shows_a_model(picture) for picture in sent)
     assert len({picture.tobytes() for picture in sent}) == 4  # four different views
 
-    page.get_by_label("Model", exact=True).click()
+    page.locator(".q-drawer").get_by_label("Model", exact=True).click()  # not history's Model filter
     page.get_by_role("option", name=OTHER_MODEL).click()
     run(page, 1)
     rows = page.locator(".q-table tbody tr").filter(has_text="completed")
     expect(rows).to_have_count(2, timeout=60_000)
+    page.get_by_role("tab", name="History").click()  # the dashboard's History view
     for index in range(2):
         rows.nth(index).locator(".q-checkbox").click()
     page.get_by_role("button", name="Compare Selected").click()
@@ -107,6 +108,7 @@ def test_a_model_with_no_faces_is_told_in_the_page_and_nothing_is_stored(
 ) -> None:
     page.goto(app_url)
     expect(page.get_by_text("connected · 2 models")).to_be_visible(timeout=15_000)
+    page.get_by_text("Event log").click()  # where each refusal is logged
     page.get_by_role("tab", name="3D").click()
     drop(page, b"<html><body>not a model</body></html>", "chair.glb", "model/gltf-binary")
     expect(page.get_by_text("chair.glb: the upload is not a glTF, GLB, OBJ, STL, PLY or OFF model")).to_be_visible(

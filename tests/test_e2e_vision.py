@@ -84,11 +84,12 @@ def test_an_image_run_in_a_browser_from_the_drop_to_the_comparison(
     screenshot(page, "vision-live")
     assert all(len(pictures) == 1 for pictures in seeing.seen[1::2])  # each request with pictures got the one
 
-    page.get_by_label("Model", exact=True).click()
+    page.locator(".q-drawer").get_by_label("Model", exact=True).click()  # not history's Model filter
     page.get_by_role("option", name=OTHER_MODEL).click()
     run(page, 2)
     rows = page.locator(".q-table tbody tr").filter(has_text="completed")
     expect(rows).to_have_count(2, timeout=20_000)
+    page.get_by_role("tab", name="History").click()  # the dashboard's History view
     for index in range(2):
         rows.nth(index).locator(".q-checkbox").click()
     page.get_by_role("button", name="Compare Selected").click()
@@ -124,6 +125,7 @@ def test_bad_files_and_a_blind_model_are_told_in_the_page_and_nothing_is_stored(
 ) -> None:
     page.goto(app_url)
     expect(page.get_by_text("connected · 2 models")).to_be_visible(timeout=15_000)
+    page.get_by_text("Event log").click()  # where each refusal is logged
     page.get_by_role("tab", name="Image").click()
     drop(page, b"<html><body>not a picture</body></html>", "cat.png", "image/png")
     expect(page.get_by_text("cat.png: the upload is not a PNG, JPEG, WebP or GIF image")).to_be_visible(timeout=10_000)

@@ -21,7 +21,7 @@ def test_events_serialise_to_the_spec_json() -> None:
         "type": "warmup", "current": 1, "total": 2, "prompt": "p"}
     assert IterationStart(iteration=2, total=5, prompt="p").model_dump() == {
         "type": "iteration_start", "iteration": 2, "total": 5, "prompt": "p"}
-    assert Token(text="The").model_dump() == {"type": "token", "text": "The", "thinking": False}
+    assert Token(text="The").model_dump() == {"type": "token", "text": "The", "thinking": False, "at_ms": None}
     assert IterationComplete(iteration=1, metrics={"tps": 1.5}).model_dump() == {
         "type": "iteration_complete", "iteration": 1, "metrics": {"tps": 1.5}}
     assert Complete(summary={"tps": {"mean": 1.0}}).model_dump() == {"type": "complete",

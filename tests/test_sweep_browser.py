@@ -36,6 +36,7 @@ def test_a_sweep_from_the_page_shows_its_curves_heatmaps_and_best_cells(
     expect(page.get_by_text("connected · 2 models")).to_be_visible(timeout=15_000)
     page.get_by_label("Iterations").fill("1")
     page.get_by_label("Warmup").fill("0")
+    page.get_by_role("tab", name="Sweep").click()  # the dashboard's Sweep view, beside the form
     page.get_by_label("Models (comma-separated; empty: the header's)").fill(f"{DEFAULT_MODEL},{OTHER}")
     page.get_by_label("Concurrency").fill("1,2")
     page.get_by_label("SLO: TTFT ≤ ms").fill("10000")

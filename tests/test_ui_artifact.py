@@ -119,7 +119,7 @@ async def test_a_completed_iteration_shows_its_code_highlighted_with_the_error_l
     assert shown(app_user, "live-artifact-label").text == "Extracted code"
     assert shown(app_user, "live-artifact-error").text == "Syntax error at line 2"
     table = marked(app_user, "live-iterations")
-    assert "Syntax validity" in [column["label"] for column in table.columns]
+    assert "Syntax validity (%)" in [column["label"] for column in table.columns]  # its unit in the header
     assert [row["syntax_valid"] for row in table.rows] == ["invalid", "invalid"]
 
 

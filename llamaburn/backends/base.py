@@ -183,6 +183,11 @@ class Backend(ABC):
     async def start(self) -> None:  # noqa: B027 - a hook with a deliberate no-op default
         """Make the server ready to answer. Most servers are already running; the embedded one is not."""
 
+    def server_pid(self) -> int | None:
+        """The pid of the server process when this backend started it (the embedded one), for the run's
+        telemetry; ``None``: telemetry looks for a local process listening on ``url``'s port instead."""
+        return None
+
     async def aclose(self) -> None:
         await self.client.aclose()
 

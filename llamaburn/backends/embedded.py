@@ -81,6 +81,9 @@ class EmbeddedBackend(OpenAIBackend):
         atexit.register(self._stop)
         await self._wait_until_ready()
 
+    def server_pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     async def _wait_until_ready(self) -> None:
         assert self._process is not None
         deadline = time.monotonic() + START_TIMEOUT_S

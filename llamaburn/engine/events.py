@@ -38,11 +38,13 @@ class IterationStart(BaseModel):
 
 class Token(BaseModel):
     """Text as it arrives from the server: one chunk, which may hold several tokens. ``thinking`` text is a
-    reasoning model's thinking, sent apart from its answer, so a face can show it apart."""
+    reasoning model's thinking, sent apart from its answer, so a face can show it apart. ``at_ms``: when it
+    arrived, in milliseconds since the iteration's request began (the client's clock), for live rate charts."""
 
     type: Literal["token"] = "token"
     text: str
     thinking: bool = False
+    at_ms: float | None = None
 
 
 class IterationComplete(BaseModel):

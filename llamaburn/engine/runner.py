@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from typing import Any, Literal
 
@@ -24,6 +25,7 @@ from llamaburn.engine.events import (
 )
 from llamaburn.engine.metrics import summarize
 from llamaburn.engine.modality import Inputs, Modality, Target
+from llamaburn.engine.telemetry import Sampler, summary
 from llamaburn.errors import LlamaBurnError
 
 log = logging.getLogger(__name__)
@@ -33,20 +35,26 @@ Status = Literal["pending", "running", "completed", "cancelled", "failed"]
 class TextSink:
     """The ``on_text`` a modality gets: call it with answer text, and ``thinking()`` with thinking text, which
     the faces show apart. ``measure_stream`` finds ``thinking`` by name, so a plain callable (a plugin's own
-    test) still works: all text then goes to it."""
+    test) still works: all text then goes to it. Each token carries ``at_ms``, its time since the sink was made
+    (just before the request), for the faces' live rate chart; the metrics keep their own clock readings."""
 
     def __init__(self, bus: EventBus) -> None:
         self._publish = bus.publish
+        self._started = time.perf_counter()
 
     def __call__(self, text: str) -> None:
-        self._publish(Token(text=text))
+        self._publish(Token(text=text, at_ms=(time.perf_counter() - self._started) * 1000))
 
     def thinking(self, text: str) -> None:
-        self._publish(Token(text=text, thinking=True))
+        self._publish(Token(text=text, thinking=True, at_ms=(time.perf_counter() - self._started) * 1000))
 
 
 class Run:
-    """One benchmark run. Subscribe to ``bus`` before ``execute()`` to see every event."""
+    """One benchmark run. Subscribe to ``bus`` before ``execute()`` to see every event.
+
+    ``telemetry``, when set before ``execute()``, samples the machine for the run's whole life; each
+    iteration's metrics then hold its samples' summary (``engine/telemetry.py``).
+    """
 
     def __init__(self, modality: Modality, inputs: Inputs, target: Target, run_id: str | None = None) -> None:
         self.id = run_id or str(uuid.uuid4())
@@ -62,6 +70,7 @@ class Run:
         self.cancel_requested = asyncio.Event()
         self.done = asyncio.Event()
         self._inflight: asyncio.Task[dict[str, Any]] | None = None
+        self.telemetry: Sampler | None = None
 
     @property
     def reconnects(self) -> int:
@@ -81,6 +90,8 @@ class Run:
         An outside cancellation of the calling task (Ctrl-C) is recorded as ``cancelled`` and re-raised.
         """
         self.status = "running"
+        if self.telemetry is not None:
+            self.telemetry.start()
         try:
             if self.cancel_requested.is_set():  # cancelled before it began (a queued run): nothing to measure
                 raise asyncio.CancelledError
@@ -95,6 +106,8 @@ class Run:
             log.exception("run %s failed", self.id)
             self.fail(f"{type(exc).__name__}: {exc}")
         finally:
+            if self.telemetry is not None:
+                self.telemetry.stop()
             self.done.set()
         return self
 
@@ -119,13 +132,18 @@ class Run:
     async def _measure(self, prompt: str) -> dict[str, Any]:
         if self.cancel_requested.is_set():
             raise asyncio.CancelledError
+        started = time.perf_counter()
         self._inflight = asyncio.ensure_future(
             self.modality.measure(self.inputs, prompt, self.target, TextSink(self.bus))
         )
         try:
-            return await self._inflight
+            metrics = await self._inflight
         finally:
             self._inflight = None
+        if self.telemetry is None:
+            return metrics
+        ended = time.perf_counter()  # after the answer: reading the samples costs the measurement nothing
+        return metrics | summary(self.telemetry.window(started, ended), started, ended, metrics.get("output_tokens"))
 
     def _finish_cancelled(self) -> None:
         self.status = "cancelled"

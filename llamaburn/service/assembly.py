@@ -13,6 +13,7 @@ from llamaburn.backends.base import Backend
 from llamaburn.engine.modality import Inputs, Modality, Target, check_capabilities, check_model_capabilities
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
+from llamaburn.engine.telemetry import Sampler
 from llamaburn.errors import ConfigError, LlamaBurnError, ModelNotFoundError
 from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.request import RunRequest
@@ -170,7 +171,8 @@ async def prepare_run(
     input, ``ConfigError`` an unknown modality or backend or an empty model, ``ComingSoonError`` a modality
     that cannot run yet. Then the backend opens (from ``backends``), the model is resolved, checked (a
     ``CapabilityError`` for a model that cannot see, when a modality needs vision) and described (by
-    ``model_infos``; without one the run has no model info). ``check`` is called with the open backend
+    ``model_infos``; without one the run has no model info), and the run gets its machine telemetry
+    (``engine/telemetry.py``), sampled while it executes. ``check`` is called with the open backend
     before the model is resolved and again once the run exists, so the service can refuse a busy server.
     """
     # In a worker thread: a form's check may read its file (a 3D model through trimesh, seconds for a large
@@ -190,6 +192,7 @@ async def prepare_run(
     await checked.modality.preflight(checked.inputs, Target(backend, model))
     info = (await model_infos.get(backend, model)).model_dump(mode="json") if model_infos else {}
     run = Run(checked.modality, checked.inputs, Target(backend, model))
+    run.telemetry = Sampler(pid=backend.server_pid(), url=backend.url)
     if check is not None:
         check(backend)
     return PreparedRun(run, run_config(checked, backend, model), info)

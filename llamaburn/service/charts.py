@@ -12,6 +12,7 @@ from typing import Any
 
 from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import HEADLINE
+from llamaburn.engine.telemetry import TELEMETRY_METRICS
 from llamaburn.service.compare import Comparison, ComparisonRow
 
 BAR_GAP_PCT = 20
@@ -46,8 +47,9 @@ def iteration_chart(metrics: Sequence[Metric], iterations: list[dict[str, Any]])
 
 def chart_groups(comparison: Comparison, metrics: Sequence[Metric]) -> list[tuple[str, list[ComparisonRow]]]:
     """The rows of the headline metrics, one chart per unit (bars in one chart share an axis), with a title
-    naming what it shows: 'TTFT, ITL p50, Total time (ms)'."""
-    headline = {metric.name for metric in metrics[:HEADLINE]}
+    naming what it shows: 'TTFT, ITL p50, Total time (ms)'. The machine's telemetry, appended to a metric
+    set, is compared in the table, not charted as a headline of a modality with few metrics."""
+    headline = {metric.name for metric in metrics[:HEADLINE] if metric not in TELEMETRY_METRICS}
     groups: dict[str, list[ComparisonRow]] = {}
     for row in comparison.rows:
         if row.metric in headline:

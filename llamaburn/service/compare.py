@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from llamaburn.engine.metrics import Metric
 from llamaburn.engine.modality import Modality
+from llamaburn.engine.telemetry import TELEMETRY_METRICS
 from llamaburn.errors import ConfigError
 from llamaburn.service.statistics import Estimate, estimate, finite, too_short, welch
 from llamaburn.storage.store import RunRecord, Store
@@ -62,16 +63,22 @@ def compared(metrics: Sequence[Metric]) -> list[Compared]:
 
 
 def metric_set(modalities: Mapping[str, Modality], runs: Iterable[RunRecord]) -> tuple[Metric, ...]:
-    """The metrics the runs' modalities declare, in order of first appearance, each name once.
+    """The metrics the runs' modalities declare, in order of first appearance, each name once, then the
+    machine telemetry (``TELEMETRY_METRICS``) that any of the runs recorded.
 
     A run whose modality is no longer installed adds nothing: what its numbers mean (label, unit, which
     way is better) was the plugin's to say.
     """
     found: dict[str, Metric] = {}
+    runs = list(runs)
     for run in runs:
         if (modality := modalities.get(run.modality)) is not None:
             for metric in modality.metrics:
                 found.setdefault(metric.name, metric)
+    recorded = {name for run in runs for name in run.summary}
+    for metric in TELEMETRY_METRICS:
+        if metric.name in recorded and found:
+            found.setdefault(metric.name, metric)
     return tuple(found.values())
 
 

@@ -37,7 +37,8 @@ def write_csv(store: Store, out: TextIO) -> None:
     metric_names: dict[str, None] = {}
     for run in _runs(store):
         for it in store.iterations(run.id):
-            metric_names.update(dict.fromkeys(it.metrics))
+            scalars = {name: value for name, value in it.metrics.items() if not isinstance(value, dict | list)}
+            metric_names.update(dict.fromkeys(scalars))
             rows.append(
                 {
                     "run_id": run.id,
@@ -48,7 +49,7 @@ def write_csv(store: Store, out: TextIO) -> None:
                     "status": run.status,
                     "iteration": it.index,
                     "warmup": it.warmup,
-                    **it.metrics,
+                    **scalars,  # a cell per number; the telemetry's samples stay in the JSON export
                 }
             )
     writer = csv.DictWriter(out, fieldnames=[*RUN_COLUMNS, *metric_names], lineterminator="\n")

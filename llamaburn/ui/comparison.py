@@ -17,6 +17,7 @@ from llamaburn.service.compare import Comparison, compare, metric_set, samples
 from llamaburn.service.runs import RunService
 from llamaburn.service.trend import ChangePoint, change_points
 from llamaburn.ui.report import ReportButtons
+from llamaburn.ui.theme import Chart
 
 
 def run_name(comparison: Comparison, index: int) -> str:
@@ -41,7 +42,7 @@ class ComparisonPanel:
                 )
                 self.trend_metric = ui.select({}, label="Metric", on_change=self.draw_trend).classes("min-w-[12rem]")
                 self.trend_metric.mark("trend-metric")
-            self.trend = ui.echart({}).classes("w-full h-64").mark("trend-chart")
+            self.trend = Chart({}).classes("w-full h-64").mark("trend-chart")
             self.changes = ui.column().classes("gap-0 text-sm").mark("trend-changes")
         self.card.set_visibility(False)
 
@@ -59,7 +60,7 @@ class ComparisonPanel:
         self.charts.clear()
         with self.charts:
             for index, (title, rows) in enumerate(chart_groups(comparison, metrics)):
-                chart = ui.echart(bar_chart(comparison, title, rows)).classes("w-full h-72")
+                chart = Chart(bar_chart(comparison, title, rows)).classes("w-full h-72")
                 chart.mark(f"comparison-chart-{index}")
         self.trend_metric.set_options(
             {metric.name: titled(metric) for metric in metrics}, value=metrics[0].name if metrics else None

@@ -1,4 +1,5 @@
-"""The header: which server to measure, whether it answers, which model, and what that model is."""
+"""The backend bar, at the top of the left drawer: which server to measure, whether it answers, which model,
+and what that model is (its info card)."""
 
 from __future__ import annotations
 
@@ -35,23 +36,24 @@ class BackendBar:
         self.entries: dict[str, ModelEntry] = {}
         self._attempt = 0  # the newest connect(); an older one that answers later is dropped
         options = {name: cls.label for name, cls in service.registry.backends.items()}
-        with ui.row().classes("items-center gap-3 w-full"):
-            self.kind = ui.select(options, label="Backend", on_change=self.connect).classes("min-w-[14rem]")
-            self.kind.mark("backend-select")
-            self.url = ui.input("URL").classes("min-w-[18rem]").props("dense clearable").mark("backend-url")
+        with ui.column().classes("w-full gap-1"):
+            with ui.row().classes("w-full items-center gap-2 no-wrap"):
+                self.kind = ui.select(options, label="Backend", on_change=self.connect).classes("flex-1")
+                self.kind.props("dense").mark("backend-select")
+                self.status = ui.badge("not connected", color="grey").mark("backend-status")
+            self.url = ui.input("URL").classes("w-full").props("dense clearable").mark("backend-url")
             self.url.on("keydown.enter", self.connect)
             self.url.on("blur", self.connect)
-            self.api_key = ui.input("API key (optional)", password=True, password_toggle_button=True)
-            self.api_key.classes("min-w-[12rem]").props("dense clearable").mark("backend-api-key")
-            self.api_key.on("keydown.enter", self.connect)
-            self.api_key.on("blur", self.connect)
-            self.read_timeout = ui.number("Read timeout (s)", min=1, format="%.0f").classes("w-[9rem]")
-            self.read_timeout.props("dense clearable").mark("read-timeout")
-            self.status = ui.badge("not connected", color="grey").mark("backend-status")
-            self.model = ui.select([], label="Model", on_change=self.show_info).classes("min-w-[16rem]")
-            self.model.mark("model-select")
-        with ui.row().classes("gap-6 text-sm text-gray-600").mark("model-info") as self.info:
-            pass
+            with ui.row().classes("w-full gap-2 no-wrap"):
+                self.api_key = ui.input("API key (optional)", password=True, password_toggle_button=True)
+                self.api_key.classes("flex-1").props("dense clearable").mark("backend-api-key")
+                self.api_key.on("keydown.enter", self.connect)
+                self.api_key.on("blur", self.connect)
+                self.read_timeout = ui.number("Read timeout (s)", min=1, format="%.0f").classes("w-[8.5rem]")
+                self.read_timeout.props("dense clearable").mark("read-timeout")
+            self.model = ui.select([], label="Model", on_change=self.show_info).classes("w-full")
+            self.model.props("dense").mark("model-select")
+        self.info = ui.element("div").classes("w-full grid grid-cols-2 gap-x-3 text-xs opacity-80").mark("model-info")
 
     async def choose_default(self) -> None:
         """Select the backend the CLI would pick (the first, by probe order, that answers), else the first."""
@@ -132,7 +134,7 @@ class BackendBar:
             return
         self.info.clear()
         with self.info:
-            ui.label(f"Model: {model}").classes("font-medium")
+            ui.label(f"Model: {model}").classes("font-medium col-span-2 truncate")
             for label, key in INFO_FIELDS:
                 value = getattr(info, key)
                 if isinstance(value, list):

@@ -88,14 +88,16 @@ async def test_a_plugin_modality_shows_its_own_metrics_in_results_live_history_a
     assert chart["series"][0]["data"] == [80.0] * 5
     # Live: the iteration table's columns are the modality's metrics.
     live = count_page.element("live-iterations")
-    assert [c["label"] for c in live.columns] == ["#", "Words/s", "Wait", "Words"]
+    assert [c["label"] for c in live.columns] == ["#", "Words/s (w/s)", "Wait (ms)", "Words"]  # units in headers
     assert live.rows[0] == {"iteration": 1, "words_per_s": "80.0 w/s", "wait_ms": "12.5 ms", "words": "8"}
     log_lines = count_page.log_lines()
     assert "iteration 5 complete: Words/s 80.0 w/s | Wait 12.5 ms | Words 8" in log_lines
     # History: the headline (first) metric.
     await until(lambda: [r["status"] for r in count_page.element("history-table").rows] == ["completed"] * 2)
     rows = count_page.element("history-table").rows
-    assert [(r["metric"], r["value"]) for r in rows] == [("Words/s (w/s)", 80.0), ("Words/s (w/s)", 40.0)]
+    assert [(r["words_per_s"], r["wait_ms"]) for r in rows] == [(80.0, 12.5), (40.0, 25.0)]  # Count's own two
+    labels = [column["label"] for column in count_page.element("history-table").columns]
+    assert labels[1:3] == ["Words/s (w/s)", "Wait (ms)"] and "TPS (tok/s)" not in labels
     # Comparison: its metrics, winners by their directions, its charts and trend.
     count_page.user.find(marker="history-table").trigger(
         "selection", {"added": True, "rows": rows, "keys": [r["id"] for r in rows]}

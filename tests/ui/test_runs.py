@@ -30,7 +30,9 @@ async def test_run_streams_live_text_and_shows_results_and_history(page: Page) -
     await until(lambda: [r["status"] for r in page.element("history-table").rows] == ["completed"])
     row = page.element("history-table").rows[0]
     assert row["model"] == DEFAULT_MODEL and row["date"].startswith("Today")
-    assert row["metric"] == "TPS (tok/s)" and row["value"] > 0  # the text modality's headline metric
+    assert row["tps"] > 0 and row["ttft_ms"] > 0  # the text modality's first two metrics, the spec's columns
+    labels = [column["label"] for column in page.element("history-table").columns]
+    assert labels[:4] == ["Model", "TPS (tok/s)", "TTFT (ms)", "Date"]
 
 
 async def test_invalid_config_is_refused_with_a_clear_message(page: Page) -> None:
