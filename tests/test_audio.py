@@ -352,6 +352,20 @@ def test_cli_bench_audio_json(
     assert data["iterations"][0]["sample_rate_hz"] == 22050 and data["iterations"][0]["channels"] == 1
 
 
+def test_cli_bench_audio_takes_a_local_file_with_no_upload_step(
+    capsys: pytest.CaptureFixture[str], fake: FakeTranscriptionServer, tmp_path: Path
+) -> None:
+    path = recording(tmp_path, "flac")  # outside the uploads directory: the CLI reads it where it is
+    code, data, err = cli(
+        capsys, "bench", "--modality", "audio", "--audio", str(path), "--reference", SENTENCE,
+        "--backend", "openai", "--url", fake.url, "--model", SPEECH_MODEL, "--iterations", "1", "--warmup", "0",
+        "--json", "--quiet",
+    )
+    assert code == 0, err
+    assert data is not None and data["config"]["inputs"]["audio_path"] == str(path.resolve())
+    assert data["summary"]["wer"]["mean"] == pytest.approx(HEARD_ERRORS / 9 * 100)
+
+
 def test_cli_refuses_a_corrupt_file_in_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = tmp_path / "broken.flac"
     path.write_bytes(b"fLaC" + b"\x00" * 64)
