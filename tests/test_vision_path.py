@@ -16,7 +16,7 @@ from llamaburn.backends.openai import OpenAIBackend
 from llamaburn.engine.modality import Inputs, Modality, Target
 from llamaburn.engine.registry import load_registry
 from llamaburn.engine.vision import Picture, VisionModality
-from llamaburn.errors import CapabilityError
+from llamaburn.errors import CapabilityError, InputsError
 from llamaburn.hookspecs import hookimpl
 from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import RunService
@@ -180,3 +180,12 @@ async def test_the_documented_vision_modality_runs_against_the_fake_vision_serve
             metrics = await flag.measure(inputs, flag.prompt(inputs, 0), Target(backend, DEFAULT_MODEL), print)
     assert metrics["image_processing_ms"] == pytest.approx(PER_PICTURE_S * 1000, abs=CLOCK_MS)
     assert metrics["stripes"] == 2 and metrics["pictures"][0]["label"] == "flag"
+
+
+@pytest.mark.parametrize("name", ["image", "video", "graphics3d"])
+def test_each_vision_modality_refuses_a_blank_prompt_as_text_does(name: str) -> None:
+    """Each vision form redeclares its prompt (its own default and help) with the one blank-prompt rule."""
+    with pytest.raises(InputsError) as refused:
+        load_registry().modality(name).parse_inputs({"prompt": "   "})
+    assert ("prompt",) in dict(refused.value.problems)
+    assert "a prompt is empty" in dict(refused.value.problems)[("prompt",)]

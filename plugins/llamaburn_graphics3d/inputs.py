@@ -13,7 +13,7 @@ from typing import Annotated
 from pydantic import Field, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
-from llamaburn.plugin import VisionInputs, cli_flag, upload_path
+from llamaburn.plugin import Prompt, VisionInputs, cli_flag, upload_path
 
 from .mesh import MeshError, mesh_facts
 from .views import DEFAULT_VIEWS, VIEWS
@@ -29,9 +29,8 @@ class Graphics3DInputs(VisionInputs):
         "the command line a local file (named by its format's extension).",
         json_schema_extra=cli_flag("--mesh"),
     )
-    prompt: str = Field(
+    prompt: Prompt = Field(
         DEFAULT_PROMPT,
-        min_length=1,
         description="What to ask about the rendered views.",
         json_schema_extra={"multiline": True, **cli_flag("--prompt")},
     )

@@ -21,6 +21,7 @@ from llamaburn.plugin import (
     Metric,
     Modality,
     Picture,
+    Prompt,
     VisionInputs,
     VisionModality,
     cli_flag,
@@ -51,8 +52,8 @@ class ImageInputs(VisionInputs):
         "POST /api/uploads, or on the command line a local file.",
         json_schema_extra=cli_flag("--image"),
     )
-    prompt: str = Field(
-        "Describe this image.", min_length=1, description="What to ask about the picture.",
+    prompt: Prompt = Field(
+        "Describe this image.", description="What to ask about the picture.",
         json_schema_extra={"multiline": True, **cli_flag("--prompt")},
     )
     max_side: int | None = Field(

@@ -27,6 +27,7 @@ from llamaburn.plugin import (
     Metric,
     Modality,
     Picture,
+    Prompt,
     Target,
     VisionInputs,
     VisionModality,
@@ -70,8 +71,8 @@ class VideoInputs(VisionInputs):
         "command line a local file.",
         json_schema_extra=cli_flag("--video"),
     )
-    prompt: str = Field(
-        "Describe what happens in this video.", min_length=1, description="What to ask about the clip.",
+    prompt: Prompt = Field(
+        "Describe what happens in this video.", description="What to ask about the clip.",
         json_schema_extra={"multiline": True, **cli_flag("--prompt")},
     )
     fps: float = Field(
