@@ -7,6 +7,7 @@ import asyncio
 import os
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import psutil
@@ -15,7 +16,7 @@ import pytest
 from benchmarks.telemetry import sample_for
 from llamaburn.engine import telemetry
 from llamaburn.engine.registry import load_registry
-from llamaburn.engine.telemetry import MIB, SERIES_KEY, Sample, Sampler, listening_pid, summary
+from llamaburn.engine.telemetry import MIB, SERIES_KEY, Sample, Sampler, SharedSampler, listening_pid, summary
 from llamaburn.service.compare import compare, metric_set, samples
 from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import RunService
@@ -151,3 +152,33 @@ def test_a_found_server_pid_is_reused_while_it_runs(fake: FakeServer, monkeypatc
     assert listening_pid(fake.url) == os.getpid()
     monkeypatch.setattr(telemetry, "_scan", lambda url: pytest.fail("scanned again"))
     assert listening_pid(fake.url) == os.getpid()  # a sweep's next streams: no second scan
+
+
+def test_runs_on_one_server_share_one_sampler_until_the_last_stops() -> None:
+    """A sweep point's streams are simultaneous runs on one server: one sampling thread serves them all."""
+
+    def sampling() -> list[threading.Thread]:
+        return [thread for thread in threading.enumerate() if thread.name == "llamaburn-telemetry"]
+
+    before = len(sampling())
+    runs = [SharedSampler(pid=os.getpid()) for _ in range(8)]
+    for run in runs:
+        run.start()
+    assert len(sampling()) == before + 1
+    deadline = time.monotonic() + 5
+    while not runs[0].samples and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert runs[0].samples and all(run.samples is runs[0].samples for run in runs)  # one series, shared
+    for run in runs[:-1]:
+        run.stop()
+    time.sleep(0.4)
+    assert len(sampling()) == before + 1  # still sampling for the last run
+    runs[-1].stop()
+    deadline = time.monotonic() + 2
+    while len(sampling()) > before and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(sampling()) == before
+    other = SharedSampler(pid=os.getpid())  # the next run starts a fresh one
+    other.start()
+    assert len(sampling()) == before + 1
+    other.stop()

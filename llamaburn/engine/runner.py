@@ -25,7 +25,7 @@ from llamaburn.engine.events import (
 )
 from llamaburn.engine.metrics import summarize
 from llamaburn.engine.modality import Inputs, Modality, Target
-from llamaburn.engine.telemetry import Sampler, summary
+from llamaburn.engine.telemetry import Sampler, SharedSampler, summary
 from llamaburn.errors import LlamaBurnError
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class Run:
         self.cancel_requested = asyncio.Event()
         self.done = asyncio.Event()
         self._inflight: asyncio.Task[dict[str, Any]] | None = None
-        self.telemetry: Sampler | None = None
+        self.telemetry: Sampler | SharedSampler | None = None
 
     @property
     def reconnects(self) -> int:

@@ -13,7 +13,7 @@ from llamaburn.backends.base import Backend
 from llamaburn.engine.modality import Inputs, Modality, Target, check_capabilities, check_model_capabilities
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
-from llamaburn.engine.telemetry import Sampler
+from llamaburn.engine.telemetry import SharedSampler
 from llamaburn.errors import ConfigError, LlamaBurnError, ModelNotFoundError
 from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.request import RunRequest
@@ -192,7 +192,7 @@ async def prepare_run(
     await checked.modality.preflight(checked.inputs, Target(backend, model))
     info = (await model_infos.get(backend, model)).model_dump(mode="json") if model_infos else {}
     run = Run(checked.modality, checked.inputs, Target(backend, model))
-    run.telemetry = Sampler(pid=backend.server_pid(), url=backend.url)
+    run.telemetry = SharedSampler(pid=backend.server_pid(), url=backend.url)
     if check is not None:
         check(backend)
     return PreparedRun(run, run_config(checked, backend, model), info)
