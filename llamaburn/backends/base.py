@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar
 import httpx
 
 from llamaburn.backends.picture import Picture
+from llamaburn.backends.pool import Transport
 from llamaburn.backends.transcription import TranscriptionRequest, TranscriptPiece
 from llamaburn.backends.wire import JSON_TYPE, JSON_TYPE_NAMES, error_message, json_type, loads
 from llamaburn.errors import BackendError, ConfigError, ModelNotFoundError
@@ -163,7 +164,7 @@ class Backend(ABC):
             base_url=self.url,
             headers=headers,
             timeout=httpx.Timeout(CONNECT_TIMEOUT_S, read=self.read_timeout),
-            limits=httpx.Limits(max_keepalive_connections=KEEPALIVE_CONNECTIONS, keepalive_expiry=600),
+            transport=Transport(httpx.Limits(max_keepalive_connections=KEEPALIVE_CONNECTIONS, keepalive_expiry=600)),
         )
 
     @classmethod
