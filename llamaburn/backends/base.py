@@ -93,6 +93,13 @@ class Chunk:
     resent_at: float | None = None
     """Set on a marker chunk, before any text, when the request was sent again on a fresh connection: the
     ``time.perf_counter()`` reading just before the resend, where the iteration's clock restarts."""
+    sent_at: float | None = None
+    """Set on a marker chunk before any text: when the request's last byte was handed to the socket
+    (``arrival.sent``), where the iteration's clock starts. Without a socket's clock (a mock transport) no
+    such marker comes, and the clock stays at the send's call."""
+    arrived_at: float | None = None
+    """When the bytes that completed this chunk reached LlamaBurn (``arrival.arrival``): its time, rather than
+    the end of its parsing, which waits behind other streams' chunks. ``None``: time it as it is consumed."""
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from llamaburn.backends.arrival import arrival, sent
 from llamaburn.backends.base import (
     Backend,
     Breakdown,
@@ -145,8 +146,8 @@ class OllamaBackend(Backend):
         with self.errors():
             response, resent_at = await self.send_stream("/api/chat", body)
             try:
-                if resent_at is not None:
-                    yield Chunk(resent_at=resent_at)
+                if (sent_at := sent(response)) is not None or resent_at is not None:
+                    yield Chunk(resent_at=resent_at, sent_at=sent_at)  # the clock's start, before any text
                 if response.status_code >= 400:
                     await response.aread()
                     self.raise_for_status(response, model)
@@ -167,6 +168,7 @@ class OllamaBackend(Backend):
                         thinking=self.field(reply, "thinking", str, "a message") or "",
                         timings=self._timings(data) if done else None,
                         breakdown=self._breakdown(data) if done else None,
+                        arrived_at=arrival(response),
                     )
             finally:
                 await response.aclose()

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import httpx
 from httpx_sse import EventSource, SSEError
 
+from llamaburn.backends.arrival import arrival, sent
 from llamaburn.backends.base import (
     Backend,
     Breakdown,
@@ -158,8 +159,8 @@ class OpenAIBackend(Backend):
         with self.errors():
             response, resent_at = await self.send_stream("/v1/chat/completions", body, SSE_HEADERS)
             try:
-                if resent_at is not None:
-                    yield Chunk(resent_at=resent_at)
+                if (sent_at := sent(response)) is not None or resent_at is not None:
+                    yield Chunk(resent_at=resent_at, sent_at=sent_at)  # the clock's start, before any text
                 if response.status_code >= 400:
                     await response.aread()
                     self.raise_for_status(response, model)
@@ -171,8 +172,10 @@ class OpenAIBackend(Backend):
                             continue
                         if event.data.strip() == "[DONE]":
                             done = True
+                            if (ended := arrival(response)) is not None:
+                                yield Chunk(arrived_at=ended)  # the stream's end, on the socket's clock
                             continue
-                        yield self._parse(self.decode(event.data))
+                        yield self._parse(self.decode(event.data), arrival(response))
                 except SSEError as exc:
                     message = f"{self.label} at {self.url} did not answer with an event stream: {exc}"
                     raise BackendError(message) from None
@@ -185,7 +188,7 @@ class OpenAIBackend(Backend):
         """``/v1/audio/transcriptions``, streamed where the server streams (``transcription.stream_openai``)."""
         return stream_openai(self, request)
 
-    def _parse(self, data: dict[str, Any]) -> Chunk:
+    def _parse(self, data: dict[str, Any], arrived_at: float | None) -> Chunk:
         """One event's chunk, its fields type-checked: a field of the wrong JSON type is a ``BackendError``."""
         if "error" in data:
             error = data["error"]
@@ -200,7 +203,8 @@ class OpenAIBackend(Backend):
             delta, "reasoning", str, "a delta"
         )
         return Chunk(
-            content=content, thinking=thinking or "", timings=self._timings(data), breakdown=self._breakdown(data)
+            content=content, thinking=thinking or "", timings=self._timings(data), breakdown=self._breakdown(data),
+            arrived_at=arrived_at,
         )
 
     def _timings(self, data: dict[str, Any]) -> ServerTimings | None:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import httpcore
 import httpx
 
+from llamaburn.backends.arrival import ArrivalBackend
+
 
 class ClaimingPool(httpcore.AsyncConnectionPool):
     """httpcore's pool, where a connection handed to a request is that request's until it starts on it."""
@@ -42,7 +44,8 @@ class ClaimingPool(httpcore.AsyncConnectionPool):
 
 
 class Transport(httpx.AsyncHTTPTransport):
-    """httpx's transport on a ``ClaimingPool``: the same pool settings httpx would give it for ``limits``.
+    """httpx's transport on a ``ClaimingPool`` over ``ArrivalBackend`` connections (``arrival.py``), with the
+    pool settings httpx would give it for ``limits``.
 
     httpx builds its pool in its constructor and names no hook for another, so the pool is replaced there;
     a proxy set in the environment still goes through httpx's own proxy transports, as before.
@@ -55,4 +58,5 @@ class Transport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
+            network_backend=ArrivalBackend(),
         )

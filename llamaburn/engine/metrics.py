@@ -1,7 +1,9 @@
 """Metric definitions and the arithmetic behind them; docs/metrics.md states every formula used here.
 
-All client-side times come from ``time.perf_counter()`` taken as each chunk is parsed, in the same task
-that reads the HTTP stream, with no await between the read and the timestamp.
+All client-side times are ``time.perf_counter()`` readings. Through a backend's own connections they are the
+socket's clocks (``backends/arrival.py``): the request handed to the socket, and each chunk's bytes taken
+off it by the event loop. Elsewhere (a mock transport) a chunk is timed as it is parsed, in the task that
+reads the stream, with no await between the read and the timestamp.
 """
 
 from __future__ import annotations
@@ -97,6 +99,9 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
     ``chunks`` must not have been started: the request is sent on the first ``__anext__``, which is
     where the clock starts. A backend that had to resend the request on a fresh connection says so with a
     marker chunk (``resent_at``): the clock restarts there, so the dead attempt's time is never counted.
+    Where the backend's connection keeps socket clocks (``backends/arrival.py``), the clock starts when the
+    request was handed to the socket (the marker's ``sent_at``) and each chunk is timed at the arrival of
+    its bytes (``arrived_at``), not after its parsing, which waits behind other streams' chunks.
     ``on_text`` must not block (it publishes to the event bus). Thinking text goes to its ``thinking``
     method when it has one (the runner's ``TextSink``), else to ``on_text`` too.
     """
@@ -107,10 +112,14 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
     reconnects = 0
     on_thinking: Callable[[str], None] = getattr(on_text, "thinking", on_text)
     started = time.perf_counter()
+    ended: float | None = None  # the last chunk's arrival, where the socket's clock is kept
     async for chunk in chunks:
-        now = time.perf_counter()
+        now = time.perf_counter() if chunk.arrived_at is None else chunk.arrived_at
+        ended = chunk.arrived_at
         if chunk.resent_at is not None:
             started, reconnects = chunk.resent_at, reconnects + 1
+        if chunk.sent_at is not None:
+            started = chunk.sent_at
         if chunk.timings is not None:
             timings = chunk.timings
         if chunk.breakdown is not None:
@@ -122,7 +131,7 @@ async def measure_stream(chunks: AsyncIterator[Chunk], on_text: Callable[[str], 
                 on_thinking(chunk.thinking)
             if chunk.content:
                 on_text(chunk.content)
-    ended = time.perf_counter()
+    ended = time.perf_counter() if ended is None else ended
     if not arrivals:
         raise BackendError("the server streamed an empty answer: check the model and its chat template")
     return stream_metrics(started, arrivals, ended, timings, breakdown, thinking) | {"reconnects": reconnects}

@@ -5,7 +5,8 @@ as it talks to a real server, and its pacing runs on its own event loop, unaffec
 app also answers through respx (``respx_routes``), in the client's process and without a socket, for tests
 that mock the backend at the httpx layer.
 Token ``i`` (thinking tokens first, then content) is due at ``start + ttft_s + i / tokens_per_s`` on the
-server's monotonic clock, and a chunk is sent when its last token is due, so rates are exact.
+server's monotonic clock, ``start`` being when the request's body has been read, and a chunk is sent when
+its last token is due, so rates are exact.
 """
 
 from __future__ import annotations
@@ -248,8 +249,8 @@ class FakeServer:
     # Ollama: /api/*, NDJSON, durations in nanoseconds with zero fields omitted.
 
     async def _ollama_chat(self, request: Request) -> Response:
-        start = time.monotonic()
         body = await self._record(request)
+        start = time.monotonic()  # the whole request is here: a real server cannot begin before
         script, model = self.script, str(body.get("model"))
         if refusal := self._refusal(model, openai=False):
             return refusal
@@ -319,8 +320,8 @@ class FakeServer:
     # OpenAI: /v1/*, SSE events, usage only when asked for and scripted.
 
     async def _openai_chat(self, request: Request) -> Response:
-        start = time.monotonic()
         body = await self._record(request)
+        start = time.monotonic()  # the whole request is here: a real server cannot begin before
         script, model = self.script, str(body.get("model"))
         if refusal := self._refusal(model, openai=True):
             return refusal

@@ -27,7 +27,8 @@ def no_real_backend(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def fake() -> Iterator[FakeServer]:
-    with FakeServer(Script(tokens=ANSWER)) as server:
+    # paced: tokens sent at once arrive in one read, share one arrival time, and have no TPS
+    with FakeServer(Script(tokens=ANSWER, tokens_per_s=200)) as server:
         yield server
 
 

@@ -94,10 +94,16 @@ async def test_openai_usage_gives_the_server_token_count(server: FakeServer) -> 
     server.script = Script(tokens=7, thinking=2)
     async with OpenAIBackend(server.url) as backend:
         chunks = await collect(backend)
-    assert chunks[0] == Chunk()
+    # on a real socket: first the clock's start, the request handed to it; last the arrival of [DONE]
+    marker, role, done = chunks[0], chunks[1], chunks[-1]
+    assert marker.sent_at is not None and (marker.content, marker.thinking, marker.arrived_at) == ("", "", None)
+    assert role.arrived_at is not None and role.arrived_at > marker.sent_at and not role.content
+    assert done == Chunk(arrived_at=done.arrived_at) and done.arrived_at is not None
+    arrivals = [c.arrived_at for c in chunks[1:]]
+    assert arrivals == sorted(arrivals)
     assert "".join(c.thinking for c in chunks) == "h0 h1 "
     assert text(chunks) == "t0 t1 t2 t3 t4 t5 t6 "
-    assert chunks[-1].timings == ServerTimings(output_tokens=9, prompt_tokens=12)
+    assert chunks[-2].timings == ServerTimings(output_tokens=9, prompt_tokens=12)
 
 
 async def test_openai_without_usage_leaves_counts_unknown(server: FakeServer) -> None:
