@@ -59,21 +59,40 @@ async def test_a_server_without_a_tokenizer_gets_the_estimate_and_the_cell_says_
     assert cells[0].aggregate["depth_source"] == "estimate" and "/tokenize" not in {r.path for r in fake.requests}
 
 
-@pytest.mark.parametrize(("backend", "script", "limit"), [("openai", Script(llama_cpp=True), "32,768"),
-                                                          ("ollama", Script(), "131,072")])
-async def test_a_depth_beyond_the_models_context_is_refused_before_any_chat(
-    backend: str, script: Script, limit: str
+@pytest.mark.parametrize(("backend", "script", "limit", "what"), [
+    ("openai", Script(llama_cpp=True), "4,096", "the server's context per slot"),
+    ("ollama", Script(), "131,072", "the context length"),
+])
+async def test_a_depth_beyond_the_context_is_refused_before_any_chat(
+    backend: str, script: Script, limit: str, what: str
 ) -> None:
     with FakeServer(script) as fake:
         sweep = sweep_of(fake.url, backend, depth=[256, 200_000])
         with pytest.raises(InputsError) as refused:
             await run_all(sweep)
         chats = [r for r in fake.requests if r.path in ("/v1/chat/completions", "/api/chat")]
-    assert refused.value.problems == [(("depth",), f"200,000 tokens is beyond the context length of "
+    assert refused.value.problems == [(("depth",), f"200,000 tokens is beyond {what} of "
                                                    f"{DEFAULT_MODEL} ({limit} tokens, as "
                                                    f"{'llama.cpp' if backend == 'openai' else 'ollama'} says): "
                                                    "pick depths under it")]
     assert chats == [] and sweep.cells_done == []
+
+
+@pytest.mark.parametrize(("slots", "refused"), [(1, False), (2, True)])
+async def test_the_limit_is_what_the_server_gives_one_request_not_what_the_model_was_trained_on(
+    slots: int, refused: bool
+) -> None:
+    # llama-server -c 4096: the model was trained on 32,768 tokens, one slot holds 4,096, two hold 2,048 each
+    with FakeServer(Script(llama_cpp=True), slots=slots) as fake:
+        sweep = sweep_of(fake.url, depth=[3000])
+        if refused:
+            with pytest.raises(InputsError, match=r"3,000 tokens is beyond the server's context per slot of .* "
+                                                  r"\(2,048 tokens, as llama.cpp says\)"):
+                await run_all(sweep)
+        else:
+            assert [cell.status for cell in await run_all(sweep)] == ["completed"]
+        chats = [r for r in fake.requests if r.path == "/v1/chat/completions"]
+    assert len(chats) == (0 if refused else 1)
 
 
 def test_the_cli_refuses_a_too_deep_sweep_in_one_line_and_stores_nothing(capsys: pytest.CaptureFixture[str]) -> None:
@@ -81,7 +100,7 @@ def test_the_cli_refuses_a_too_deep_sweep_in_one_line_and_stores_nothing(capsys:
         code, _, err = cli(capsys, "sweep", "--backend", "openai", "--url", fake.url, "--depth", "64,40000")
         assert [r for r in fake.requests if r.path == "/v1/chat/completions"] == []
     assert code == 2
-    assert_one_error_line(err, "depth: 40,000 tokens is beyond the context length of")
+    assert_one_error_line(err, "depth: 40,000 tokens is beyond the server's context per slot of")
     assert Store().list_runs() == []
 
 

@@ -21,6 +21,7 @@ class ModelInfo(BaseModel):
     capabilities: list[str] = Field(default_factory=list)
     vram_bytes: int | None = None
     slots: int | None = None  # requests the server decodes at once (llama-server -np)
+    slot_context: int | None = None  # tokens one request can hold there (llama-server -c over its slots)
     chat_template: bool | None = None
     hf_repo: str | None = None
     hf_downloads: int | None = None

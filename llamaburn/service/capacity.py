@@ -1,5 +1,5 @@
-"""What a sweep's server can take, asked before the sweep sends a benchmark request: its model's context
-length (a depth at or beyond it is refused) and its declared slots (concurrency above them is allowed, but
+"""What a sweep's server can take, asked before the sweep sends a benchmark request: the context a request
+can hold (a depth at or beyond it is refused) and its declared slots (concurrency above them is allowed, but
 the streams past the slots queue, and each such cell says so)."""
 
 from __future__ import annotations
@@ -12,13 +12,15 @@ from llamaburn.errors import InputsError
 
 @dataclass(frozen=True, slots=True)
 class Capacity:
-    """A model on a server: its context length in tokens and the server's slots (llama-server's
-    ``/props`` ``total_slots``), each ``None`` when the server does not say; ``source`` is who said."""
+    """A model on a server: the context one request can hold, in tokens, and the server's slots (llama-server's
+    ``/props`` ``total_slots``), each ``None`` when the server does not say; ``source`` is who said, and
+    ``context_is`` what the context is (the model's training context, or the server's per slot)."""
 
     model: str
     context_length: int | None
     slots: int | None
     source: str
+    context_is: str = "the context length"
 
 
 def _count(value: object) -> int | None:
@@ -27,18 +29,23 @@ def _count(value: object) -> int | None:
 
 async def capacity_of(backend: Backend, model: str) -> Capacity:
     """What ``backend.describe`` says of ``model`` (Ollama's ``/api/show``, llama-server's ``/props`` and
-    model ``meta``)."""
+    model ``meta``). The limit is the smaller of the model's context and what the server gives a request
+    (llama-server's ``-c`` over its slots): a server started with ``-c 4096`` refuses a prompt of 8k tokens
+    whatever the model was trained on."""
     facts = await backend.describe(model)
-    return Capacity(model, _count(facts.fields.get("context_length")), _count(facts.fields.get("slots")),
-                    facts.source)
+    trained, per_slot = _count(facts.fields.get("context_length")), _count(facts.fields.get("slot_context"))
+    slots = _count(facts.fields.get("slots"))
+    if per_slot is not None and (trained is None or per_slot < trained):
+        return Capacity(model, per_slot, slots, facts.source, "the server's context per slot")
+    return Capacity(model, trained, slots, facts.source)
 
 
 def refuse_depth(capacity: Capacity, depth: int) -> None:
-    """``InputsError`` at ``("depth",)`` when ``depth`` tokens leave no room in the model's context for the
-    prompt and the answer; nothing is refused where the context length is unknown."""
+    """``InputsError`` at ``("depth",)`` when ``depth`` tokens leave no room in the context for the prompt
+    and the answer; nothing is refused where the context length is unknown."""
     limit = capacity.context_length
     if limit is not None and depth >= limit:
-        raise InputsError([(("depth",), f"{depth:,} tokens is beyond the context length of {capacity.model} "
+        raise InputsError([(("depth",), f"{depth:,} tokens is beyond {capacity.context_is} of {capacity.model} "
                                         f"({limit:,} tokens, as {capacity.source} says): pick depths under it")])
 
 

@@ -10,7 +10,8 @@ from typing import Any
 from llamaburn.testing.script import Script
 
 BUILD_INFO = "b6000-0123abc"
-META = {"vocab_type": 1, "n_vocab": 262144, "n_ctx": 4096, "n_ctx_train": 32768, "n_embd": 640,
+N_CTX = 4096  # the server's -c
+META = {"vocab_type": 1, "n_vocab": 262144, "n_ctx": N_CTX, "n_ctx_train": 32768, "n_embd": 640,
         "n_params": 268098176, "size": 246587904, "ftype": "Q4_K - Medium"}
 
 
@@ -32,8 +33,10 @@ def timings(script: Script, body: dict[str, Any], count: int, cached: int | None
 
 
 def props(model_path: str, slots: int = 1) -> dict[str, Any]:
-    """``/props``: the fields LlamaBurn reads, and a few it does not."""
+    """``/props``: the fields LlamaBurn reads, and a few it does not. As in llama-server, each slot holds
+    an equal share of the context (``-c 4096``)."""
     return {
+        "default_generation_settings": {"id": 0, "n_ctx": N_CTX // slots, "speculative": False},
         "total_slots": slots, "model_alias": "gemma3-270m", "model_path": model_path,
         "modalities": {"vision": False, "video": False, "audio": False},
         "chat_template": "{%- for message in messages -%}{{ message.content }}{%- endfor -%}",

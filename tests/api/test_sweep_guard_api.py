@@ -22,8 +22,8 @@ async def test_a_depth_beyond_the_context_is_one_error_event_and_nothing_is_sent
         started = (await client.post("/api/sweep", json=body(llama.url, depth=[64, 40_000]))).json()
         error, end = events((await client.get(f"/api/sweep/{started['sweep_id']}/stream")).text)
         chats = [r for r in llama.requests if r.path == "/v1/chat/completions"]
-    assert error == {"type": "error", "message": f"depth: 40,000 tokens is beyond the context length of "
-                                                 f"{DEFAULT_MODEL} (32,768 tokens, as llama.cpp says): pick "
+    assert error == {"type": "error", "message": f"depth: 40,000 tokens is beyond the server's context per "
+                                                 f"slot of {DEFAULT_MODEL} (4,096 tokens, as llama.cpp says): pick "
                                                  "depths under it"}
     assert end["status"] == "failed" and end["cells"] == 0 and chats == []
     assert service.store.sweep_runs(started["sweep_id"]) == []

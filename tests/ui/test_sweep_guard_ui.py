@@ -28,5 +28,5 @@ async def test_the_panel_warns_of_queueing_and_refuses_a_depth_too_deep(page: Pa
             page.element("sweep-depth").value = "64,40000"
         page.user.find(marker="sweep-button").click()
         await until(lambda: page.text("sweep-status").endswith("0 of 2 points (failed)"))
-        await page.user.should_see("depth: 40,000 tokens is beyond the context length of")
+        await page.user.should_see("depth: 40,000 tokens is beyond the server's context per slot of")
         assert len([r for r in llama.requests if r.path == "/v1/chat/completions"]) == chats  # nothing sent
