@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 from tests.system import needs_debian_packages, served_app
 from tests.test_e2e import page
@@ -53,3 +54,52 @@ def test_a_sweep_from_the_page_shows_its_curves_heatmaps_and_best_cells(
     expect(page.get_by_text("Best Aggregate throughput: ")).to_be_visible()
     expect(page.get_by_text("Best Goodput: ")).to_be_visible()
     page.locator(".nicegui-card").filter(has_text="Sweep").last.screenshot(path=str(tmp_path / "sweep.png"))
+
+
+DARK = """() => [...document.querySelectorAll('.nicegui-echart[class*="h-72"], .nicegui-echart[class*="h-80"]')]
+    .map(el => getElement(el).chart.getOption().darkMode ?? null)"""
+
+
+@pytest.fixture
+def slow_app(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    # 20 tokens at 20 tok/s: about 1 s a point, so a test can cancel the sweep after its first point
+    with FakeServer(Script(tokens=20, tokens_per_s=20), models=[DEFAULT_MODEL]) as fake, served_app(
+        Path(sys.executable), tmp_path, OLLAMA_HOST=fake.url, LLAMABURN_DB_URL=f"sqlite:///{tmp_path / 'r.db'}",
+        NICEGUI_STORAGE_PATH=str(tmp_path / "storage"),
+    ) as url:
+        yield url, f"sqlite:///{tmp_path / 'r.db'}"
+
+
+def test_a_cancelled_sweep_resumes_from_the_page_and_its_charts_follow_dark_mode(
+    slow_app: tuple[str, str], page: Page
+) -> None:
+    url, db = slow_app
+    page.goto(url)
+    expect(page.get_by_text("connected · 1 model")).to_be_visible(timeout=15_000)
+    page.get_by_label("Iterations").fill("1")
+    page.get_by_label("Warmup").fill("0")
+    page.get_by_role("tab", name="Sweep").click()
+    page.get_by_label("Concurrency").fill("1,2,3,4")
+    page.get_by_role("button", name="Sweep", exact=True).click()
+    expect(page.get_by_text("1 of 4 points")).to_be_visible(timeout=30_000)
+    page.get_by_role("button", name="Cancel sweep").click()
+    expect(page.get_by_text("points (cancelled)")).to_be_visible(timeout=30_000)
+    resume_id = page.get_by_label("Sweep id to resume")
+    sweep_id = resume_id.input_value()
+    assert len(sweep_id) == 36  # the panel offers the sweep it ran, by its whole id
+    kept = {run.id for run in Store(db).sweep_runs(sweep_id) if run.config["sweep"].get("result")}
+    assert kept  # at least the first point finished before the cancel
+
+    page.get_by_role("button", name="Resume sweep").click()
+    expect(page.get_by_text("4 of 4 points (done)")).to_be_visible(timeout=60_000)
+    runs = Store(db).sweep_runs(sweep_id)
+    # each cell exactly once: 1 + 2 + 3 + 4 streams, the finished cells' runs kept as they were
+    assert sorted(int(run.config["sweep"]["cell"]) for run in runs) == [0, 1, 1, 2, 2, 2, 3, 3, 3, 3]
+    assert kept <= {run.id for run in runs}
+    assert all(run.status == "completed" for run in runs)
+
+    assert set(page.evaluate(DARK)) == {False}
+    page.locator("button").filter(has_text="dark_mode").click()
+    page.wait_for_function("() => document.body.classList.contains('body--dark')")
+    page.wait_for_function(f"() => ({DARK})().every(dark => dark === true)", timeout=5_000)
+    assert len(page.evaluate(DARK)) >= 4  # the curves and heatmaps, repainted

@@ -1,5 +1,6 @@
 """The Sweep panel: the form's benchmark over models, context depth and concurrency, with goodput's SLOs, its
-curves (the knee marked), heatmap and best cells as they come, and a Cancel button.
+curves (the knee marked), heatmap and best cells as they come, a Cancel button, and a Resume button that
+runs only the cells a cancelled or killed sweep did not finish (this one, or any other by its id).
 
 It builds a ``SweepRequest`` from the page's own ``RunRequest`` and hands it to the service's sweeps; the
 results are the service's (``LiveSweep.results()``) and the charts ``service/charts.py``'s, so this module
@@ -19,6 +20,7 @@ from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import RunService
 from llamaburn.service.sweep import SweepRequest
 from llamaburn.service.sweeps import LiveSweep
+from llamaburn.ui.theme import Chart
 
 POLL_S = 0.5
 SLOS = (("ttft_ms", "SLO: TTFT ≤ ms"), ("itl_ms_p95", "SLO: ITL p95 ≤ ms"))
@@ -30,8 +32,8 @@ def _numbers(text: str | None) -> list[int]:
 
 
 class SweepPanel:
-    """Models, context depth and concurrency as comma lists, the SLOs, Sweep and Cancel buttons, then the
-    warnings, best cells, one line chart per curve and one heatmap per metric."""
+    """Models, context depth and concurrency as comma lists, the SLOs, Sweep, Cancel and Resume buttons, then
+    the warnings, best cells, one line chart per curve and one heatmap per metric."""
 
     def __init__(self, service: RunService, request: Callable[[], RunRequest]) -> None:
         self.service = service
@@ -49,6 +51,8 @@ class SweepPanel:
                 self.cancel_button = ui.button("Cancel sweep", icon="stop", on_click=self.cancel).mark(
                     "sweep-cancel")
                 self.cancel_button.disable()
+                self.resume_id = ui.input("Sweep id to resume").mark("sweep-resume-id")
+                ui.button("Resume sweep", icon="play_arrow", on_click=self.resume).mark("sweep-resume")
             self.status = ui.label("").mark("sweep-status")
             self.warnings = ui.column().classes("gap-0 text-amber-700").mark("sweep-warnings")
             self.best = ui.column().classes("gap-0").mark("sweep-best")
@@ -72,9 +76,27 @@ class SweepPanel:
         except LlamaBurnError as exc:
             ui.notify(str(exc), type="negative", multi_line=True)
             return
+        self._follow()
+
+    async def resume(self) -> None:
+        """Resume the sweep named in the field (the one this panel ran, once it has ended)."""
+        sweep_id = (self.resume_id.value or "").strip()
+        if not sweep_id:
+            ui.notify("Resume: give the id of a sweep (the CLI and the API print it)", type="negative")
+            return
+        try:
+            self.live = await self.service.sweeps.resume(sweep_id)
+        except LlamaBurnError as exc:
+            ui.notify(str(exc), type="negative", multi_line=True)
+            return
+        self._follow()
+
+    def _follow(self) -> None:
+        assert self.live is not None
         self._drawn = -1
         self.cancel_button.enable()
-        self.status.text = f"sweep {self.live.id[:8]}: 0 of {len(self.live.sweep.points)} points"
+        sweep = self.live.sweep
+        self.status.text = f"sweep {self.live.id[:8]}: {len(sweep.cells_done)} of {len(sweep.points)} points"
 
     def cancel(self) -> None:
         if self.live is not None:
@@ -98,6 +120,7 @@ class SweepPanel:
         self.status.text = f"sweep {live.id[:8]}: {done} of {len(live.sweep.points)} points{ended}"
         if end:
             self.cancel_button.disable()
+            self.resume_id.value = live.id if end["status"] != "completed" else ""
         found = live.results()
         self.warnings.clear()
         with self.warnings:
@@ -111,6 +134,6 @@ class SweepPanel:
         self.charts.clear()
         with self.charts:
             for chart in found["curves"]:
-                ui.echart(sweep_chart(chart, found["knees"])).classes("w-[32rem] h-72").mark(self._marker(chart))
+                Chart(sweep_chart(chart, found["knees"])).classes("w-[32rem] h-72").mark(self._marker(chart))
             for heatmap in found["heatmaps"]:
-                ui.echart(heatmap_chart(heatmap)).classes("w-[32rem] h-80").mark(self._marker(heatmap, "heatmap"))
+                Chart(heatmap_chart(heatmap)).classes("w-[32rem] h-80").mark(self._marker(heatmap, "heatmap"))
