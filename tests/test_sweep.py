@@ -15,6 +15,7 @@ from llamaburn.service.sweep import SweepRequest, points
 from llamaburn.service.sweeper import Cell, Sweep
 from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
+from llamaburn.testing.servers import OLLAMA_VERSION
 
 OTHER = "qwen2.5:0.5b"
 
@@ -120,3 +121,18 @@ async def test_every_stream_lands_in_history_tagged_with_the_sweep(tmp_path: Pat
     assert sorted(run.config["sweep"]["coordinates"]["concurrency"] for run in runs) == [1, 1, 2, 2, 2, 2]
     assert [cell.coordinates["model"] for cell in cells] == [DEFAULT_MODEL, DEFAULT_MODEL, OTHER, OTHER]
     assert sweep.knees() == {DEFAULT_MODEL: sweep.knees()[DEFAULT_MODEL], OTHER: sweep.knees()[OTHER]}
+
+
+async def test_the_server_is_asked_its_models_and_version_once_per_sweep_not_per_run(tmp_path: Path) -> None:
+    # 2 models x concurrency 1,2,3: 12 runs. Each run used to ask /api/tags and /api/version itself.
+    with FakeServer(Script(tokens=2), models=[DEFAULT_MODEL, OTHER]) as fake:
+        sweep = Sweep(sweep_of(fake.url, models=[DEFAULT_MODEL, OTHER], concurrency=[1, 2, 3]), load_registry())
+        store = Store(f"sqlite:///{tmp_path / 'h.db'}")
+        cells = await run_all(sweep, store)
+        paths = [request.path for request in fake.requests]
+    assert len(cells) == 6 and paths.count("/api/chat") == 12
+    assert paths.count("/api/version") == 1
+    assert paths.count("/api/tags") == 2  # once for each of the sweep's models, as its points are checked
+    runs = store.sweep_runs(sweep.id)
+    assert len(runs) == 12 and {run.system["backend_version"] for run in runs} == {OLLAMA_VERSION}
+    assert sorted(run.model for run in runs) == sorted([DEFAULT_MODEL] * 6 + [OTHER] * 6)

@@ -94,6 +94,14 @@ class BackendPool:
         self._open.clear()
 
 
+async def server_version(backend: Backend) -> str | None:
+    """The server's version as it reports it; ``None`` when it does not say or cannot be asked."""
+    try:
+        return await backend.version()
+    except LlamaBurnError:
+        return None
+
+
 async def resolve_model(backend: Backend, model: str | None) -> str:
     """The model to measure: the one asked for, if the backend has it, else the backend's first model.
 
@@ -126,6 +134,15 @@ def run_config(plan: Plan, backend: Backend, model: str) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, slots=True)
+class KnownServer:
+    """What a caller has already asked a server and may hand ``prepare_run``: a sweep asks once per server
+    and model, not once per stream and cell (two requests a run, half of a 100-cell sweep's own time)."""
+
+    model: str
+    version: str | None
+
+
 @dataclass(slots=True)
 class PreparedRun:
     """A run ready to execute: validated, its backend open, its model resolved and described.
@@ -138,6 +155,7 @@ class PreparedRun:
     config: dict[str, Any]
     model_info: dict[str, Any]
     system: dict[str, Any] = field(default_factory=dict)
+    known: KnownServer | None = None
 
     def lock(self) -> ServerLock:
         """The lock that keeps other llamaburn processes off this server while the run measures it."""
@@ -147,10 +165,7 @@ class PreparedRun:
     async def record(self, store: Store | None) -> Recorder | None:
         """Snapshot the system (with the server's version, if it tells) and record the run into ``store``."""
         backend = self.run.target.backend
-        try:
-            version = await backend.version()
-        except LlamaBurnError:
-            version = None
+        version = self.known.version if self.known is not None else await server_version(backend)
         self.system = snapshot(backend.name, backend.url, version)
         if store is None:
             return None
@@ -163,6 +178,7 @@ async def prepare_run(
     backends: BackendPool,
     model_infos: ModelInfoService | None = None,
     check: Callable[[Backend], None] | None = None,
+    known: KnownServer | None = None,
 ) -> PreparedRun:
     """The one run assembly that every face, the test harness and the benchmarks call.
 
@@ -174,6 +190,7 @@ async def prepare_run(
     ``model_infos``; without one the run has no model info), and the run gets its machine telemetry
     (``engine/telemetry.py``), sampled while it executes. ``check`` is called with the open backend
     before the model is resolved and again once the run exists, so the service can refuse a busy server.
+    ``known`` is the model already resolved on this server and its version (``KnownServer``): not asked again.
     """
     # In a worker thread: a form's check may read its file (a 3D model through trimesh, seconds for a large
     # one), and this event loop may be timing another run's stream meanwhile.
@@ -187,7 +204,7 @@ async def prepare_run(
     check_capabilities(checked.modality, type(backend))  # the default backend, now that it is chosen
     if check is not None:
         check(backend)
-    model = await resolve_model(backend, checked.model)
+    model = known.model if known is not None else await resolve_model(backend, checked.model)
     await check_model_capabilities(checked.modality, Target(backend, model))
     await checked.modality.preflight(checked.inputs, Target(backend, model))
     info = (await model_infos.get(backend, model)).model_dump(mode="json") if model_infos else {}
@@ -195,4 +212,4 @@ async def prepare_run(
     run.telemetry = SharedSampler(pid=backend.server_pid(), url=backend.url)
     if check is not None:
         check(backend)
-    return PreparedRun(run, run_config(checked, backend, model), info)
+    return PreparedRun(run, run_config(checked, backend, model), info, known=known)

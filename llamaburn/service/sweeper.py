@@ -23,7 +23,14 @@ from llamaburn.engine.aggregate import aggregate, knee
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
 from llamaburn.modelinfo.service import ModelInfoService
-from llamaburn.service.assembly import BackendPool, PreparedRun, prepare_run, resolve_model
+from llamaburn.service.assembly import (
+    BackendPool,
+    KnownServer,
+    PreparedRun,
+    prepare_run,
+    resolve_model,
+    server_version,
+)
 from llamaburn.service.capacity import Capacity, capacity_of, queued_streams, queueing_warning, refuse_depth
 from llamaburn.service.depth import Context, context_of
 from llamaburn.service.request import RunRequest
@@ -59,11 +66,13 @@ class Cell:
 
 @dataclass(frozen=True, slots=True)
 class Server:
-    """What ``Sweep.check_servers`` learnt for one point: its server's capacity and its depth's context."""
+    """What ``Sweep.check_servers`` learnt for one point: its server's capacity, its depth's context, and
+    its model and version, which the point's runs are not asked again (``KnownServer``)."""
 
     capacity: Capacity
     context: Context | None
     backend: Backend
+    known: KnownServer
 
 
 class Sweep:
@@ -101,19 +110,25 @@ class Sweep:
             prepared.run.cancel()
 
     async def check_servers(self, backends: BackendPool, check: Callable[[Backend], None] | None = None) -> None:
-        """Ask each server of the missing points, once per model, what it can take, and count each depth's
-        context with its tokenizer, before any benchmark request: a depth beyond a model's context length
-        is an ``InputsError`` at ``("depth",)`` here, so nothing is sent or stored."""
+        """Ask each server of the missing points, once per model, what it can take (and, once per server,
+        its version), and count each depth's context with its tokenizer, before any benchmark request: a
+        depth beyond the context is an ``InputsError`` at ``("depth",)`` here, so nothing is sent or stored."""
         capacities: dict[tuple[int, str], Capacity] = {}
+        versions: dict[int, str | None] = {}
+        models: dict[tuple[int, str | None], str] = {}
         found: list[tuple[Point, Backend, Capacity]] = []
         for point in self.missing:
             request = point.request
             backend = await backends.get(request.backend, request.url, request.api_key, request.read_timeout)
             if check is not None:
                 check(backend)
-            model = await resolve_model(backend, request.model)
+            if (id(backend), request.model) not in models:
+                models[id(backend), request.model] = await resolve_model(backend, request.model)
+            model = models[id(backend), request.model]
             if (id(backend), model) not in capacities:
                 capacities[id(backend), model] = await capacity_of(backend, model)
+            if id(backend) not in versions:
+                versions[id(backend)] = await server_version(backend)
             capacity = capacities[id(backend), model]
             if "depth" in point.coordinates:
                 refuse_depth(capacity, point.coordinates["depth"])
@@ -124,7 +139,8 @@ class Sweep:
             if depth is not None and (id(backend), depth) not in contexts:
                 contexts[id(backend), depth] = await context_of(backend, depth)
             context = None if depth is None else contexts[id(backend), depth]
-            self._servers[point.index] = Server(capacity, context, backend)
+            known = KnownServer(capacity.model, versions[id(backend)])
+            self._servers[point.index] = Server(capacity, context, backend, known)
 
     async def cells(
         self, backends: BackendPool, store: Store | None, model_infos: ModelInfoService | None = None,
@@ -162,8 +178,8 @@ class Sweep:
     ) -> Cell | None:
         """The point measured, or ``None`` when the sweep was cancelled while its streams were prepared
         (nothing of it is sent or stored then)."""
-        request = self._request(point)
-        streams = [await prepare_run(request, self.registry, backends, model_infos, check)
+        request, known = self._request(point), self._servers[point.index].known
+        streams = [await prepare_run(request, self.registry, backends, model_infos, check, known)
                    for _ in range(point.concurrency)]
         stored_request = self.request.model_dump(mode="json", exclude={"base": {"api_key"}})
         for number, prepared in enumerate(streams):

@@ -1,4 +1,9 @@
-"""The machine a run was measured on: without it, two runs' numbers cannot be compared honestly."""
+"""The machine a run was measured on: without it, two runs' numbers cannot be compared honestly.
+
+The hardware part is read once per process (``machine``): a sweep stores a snapshot with each of its runs,
+and on a machine with an NVIDIA GPU each reading ran ``nvidia-smi``, tens of milliseconds of a blocked event
+loop per run. Hardware does not change under a running process; the server's part is read per run.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 import platform
 import shutil
 import subprocess
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +57,9 @@ def _gpus() -> list[dict[str, Any]]:
     return gpus
 
 
-def snapshot(backend: str, url: str, backend_version: str | None) -> dict[str, Any]:
+@cache
+def machine() -> dict[str, Any]:
+    """This machine's hardware and software line, read on the first call of the process."""
     return {
         "os": f"{platform.system()} {platform.release()}",
         "machine": platform.machine(),
@@ -60,10 +68,11 @@ def snapshot(backend: str, url: str, backend_version: str | None) -> dict[str, A
         "cpu_cores": os.cpu_count(),
         "ram_bytes": _ram_bytes(),
         "gpus": _gpus(),
-        "backend": backend,
-        "backend_url": url,
-        "backend_version": backend_version,
         "llamaburn_version": __version__,
         "hostname": platform.node(),
-        "pid": os.getpid(),
     }
+
+
+def snapshot(backend: str, url: str, backend_version: str | None) -> dict[str, Any]:
+    """A run's ``system``: the machine, and the server it measured."""
+    return {**machine(), "pid": os.getpid(), "backend": backend, "backend_url": url, "backend_version": backend_version}
