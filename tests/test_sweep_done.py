@@ -25,7 +25,9 @@ GRID = [(model, depth, c) for model in (DEFAULT_MODEL, OTHER) for depth in (256,
 @pytest.fixture
 def fake() -> Iterator[FakeServer]:
     """llama-server, so each depth is counted by its ``/tokenize``."""
-    script = Script(tokens=5, ttft_s=0.01, tokens_per_s=1000, llama_cpp=True)
+    # Paced so that each token comes in a read of its own: chunks that arrive together share one arrival and
+    # have no TPS between them (docs/metrics.md, "Clock"), and 1 ms apart they sometimes did.
+    script = Script(tokens=5, ttft_s=0.01, tokens_per_s=200, llama_cpp=True)
     with FakeServer(script, models=(DEFAULT_MODEL, OTHER)) as server:
         yield server
 
