@@ -105,8 +105,9 @@ async def test_a_two_slot_server_queues_the_third_and_fourth_streams() -> None:
         cells = await run_all(Sweep(sweep_of(fake.url, concurrency=[4], slo={"ttft_ms": 150}), load_registry()))
     ttfts = sorted(stream["ttft_ms"]["mean"] for stream in cells[0].streams)
     # warmup 0: each stream's first request also opens its connection, a few ms on loopback
-    # a slot frees when an answer ends (0.2 s), so a queued stream's TTFT is one answer plus its own 0.1 s
-    assert all(100 <= ttft < 150 for ttft in ttfts[:2]) and all(300 <= ttft < 360 for ttft in ttfts[2:]), ttfts
+    # a slot frees when an answer ends (0.2 s), so a queued stream's TTFT is one answer plus its own 0.1 s,
+    # less the few ms by which its request left after the first stream's (each is timed from its own send)
+    assert all(100 <= ttft < 150 for ttft in ttfts[:2]) and all(285 <= ttft < 360 for ttft in ttfts[2:]), ttfts
     assert cells[0].aggregate["goodput_pct"] == 50.0
     assert 60 * 0.7 < cells[0].aggregate["aggregate_tps"] <= 60  # 24 tokens in two rounds of 0.2 s at best
 

@@ -13,7 +13,7 @@ from llamaburn.backends.base import Backend
 from llamaburn.engine.modality import Inputs, Modality, Target, check_capabilities, check_model_capabilities
 from llamaburn.engine.registry import Registry
 from llamaburn.engine.runner import Run
-from llamaburn.engine.telemetry import SharedSampler
+from llamaburn.engine.telemetry import SharedSampler, listening_pid
 from llamaburn.errors import ConfigError, LlamaBurnError, ModelNotFoundError
 from llamaburn.modelinfo.service import ModelInfoService
 from llamaburn.service.request import RunRequest
@@ -209,7 +209,13 @@ async def prepare_run(
     await checked.modality.preflight(checked.inputs, Target(backend, model))
     info = (await model_infos.get(backend, model)).model_dump(mode="json") if model_infos else {}
     run = Run(checked.modality, checked.inputs, Target(backend, model))
-    run.telemetry = SharedSampler(pid=backend.server_pid(), url=backend.url)
+    pid = backend.server_pid()
+    if pid is None:
+        # The port scan that finds a local server reads every process's sockets, holding the GIL for 25 ms
+        # and more (hundreds beside a browser and a database): done now, before the clock, and remembered,
+        # so the sampler's own lookup during the measurement finds it at once.
+        pid = await asyncio.to_thread(listening_pid, backend.url)
+    run.telemetry = SharedSampler(pid=pid, url=backend.url)
     if check is not None:
         check(backend)
     return PreparedRun(run, run_config(checked, backend, model), info, known=known)
