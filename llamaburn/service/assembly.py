@@ -202,6 +202,13 @@ async def prepare_run(
         check_capabilities(checked.modality, registry.backend(checked.backend))
     backend = await backends.get(checked.backend, checked.url, request.api_key, request.read_timeout)
     check_capabilities(checked.modality, type(backend))  # the default backend, now that it is chosen
+    pid = backend.server_pid()
+    if pid is None:
+        # The port scan that finds a local server reads every process's sockets, holding the GIL for 25 ms
+        # and more (hundreds beside a browser and a database): done now, before the clock and
+        # before the busy check, so that no await comes between that check and the run's registration, and remembered,
+        # so the sampler's own lookup during the measurement finds it at once.
+        pid = await asyncio.to_thread(listening_pid, backend.url)
     if check is not None:
         check(backend)
     model = known.model if known is not None else await resolve_model(backend, checked.model)
@@ -209,12 +216,6 @@ async def prepare_run(
     await checked.modality.preflight(checked.inputs, Target(backend, model))
     info = (await model_infos.get(backend, model)).model_dump(mode="json") if model_infos else {}
     run = Run(checked.modality, checked.inputs, Target(backend, model))
-    pid = backend.server_pid()
-    if pid is None:
-        # The port scan that finds a local server reads every process's sockets, holding the GIL for 25 ms
-        # and more (hundreds beside a browser and a database): done now, before the clock, and remembered,
-        # so the sampler's own lookup during the measurement finds it at once.
-        pid = await asyncio.to_thread(listening_pid, backend.url)
     run.telemetry = SharedSampler(pid=pid, url=backend.url)
     if check is not None:
         check(backend)
