@@ -37,6 +37,11 @@ def meta_facts(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _count(value: Any) -> int | None:
+    """A positive JSON integer, else ``None`` (``true`` is not a count)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def props_facts(props: dict[str, Any]) -> dict[str, Any]:
     """The ``ModelInfo`` fields of ``/props``: slots, the context one request can hold (``n_ctx`` of
     ``default_generation_settings``: the server's ``-c`` shared among its ``-np`` slots, often far under the
@@ -44,15 +49,13 @@ def props_facts(props: dict[str, Any]) -> dict[str, Any]:
     falls back to a ChatML-like one when the GGUF has none: the GGUF header, read where ``model_path`` is a
     local file, then says which)."""
     settings = props.get("default_generation_settings")
-    slot_context = settings.get("n_ctx") if isinstance(settings, dict) else None
     modalities = props.get("modalities")
     extra = sorted(name for name, on in modalities.items() if on is True) if isinstance(modalities, dict) else []
     slots = props.get("total_slots")
     template = props.get("chat_template")
     return {
-        "slots": slots if isinstance(slots, int) and not isinstance(slots, bool) and slots > 0 else None,
-        "slot_context": slot_context if isinstance(slot_context, int) and not isinstance(slot_context, bool)
-        and slot_context > 0 else None,
+        "slots": _count(slots),
+        "slot_context": _count(settings.get("n_ctx")) if isinstance(settings, dict) else None,
         "capabilities": ["completion", *extra] if props else [],
         "chat_template": bool(template) if isinstance(template, str) else None,
     }

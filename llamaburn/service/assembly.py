@@ -204,10 +204,10 @@ async def prepare_run(
     check_capabilities(checked.modality, type(backend))  # the default backend, now that it is chosen
     pid = backend.server_pid()
     if pid is None:
-        # The port scan that finds a local server reads every process's sockets, holding the GIL for 25 ms
-        # and more (hundreds beside a browser and a database): done now, before the clock and
-        # before the busy check, so that no await comes between that check and the run's registration, and remembered,
-        # so the sampler's own lookup during the measurement finds it at once.
+        # The port scan for a local server reads every process's sockets, holding the GIL for 25 ms and more
+        # (hundreds beside a browser and a database). Done here, before the clock and before the busy check
+        # (no await may come between that check and the run's registration), and remembered, so the
+        # sampler's own lookup during the measurement finds it at once.
         pid = await asyncio.to_thread(listening_pid, backend.url)
     if check is not None:
         check(backend)
