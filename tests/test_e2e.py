@@ -56,6 +56,8 @@ def screenshot(page: Page, name: str) -> None:
 
 
 def run(page: Page, iterations: int) -> None:
+    # A tab switched just before leaves the old tab's form in the page until its panel's transition ends.
+    expect(page.get_by_label("Iterations")).to_have_count(1)
     page.get_by_label("Iterations").fill(str(iterations))
     page.get_by_label("Warmup").fill("0")
     page.get_by_role("button", name="Run").click()

@@ -47,6 +47,7 @@ async def test_two_runs_at_once_engine(protocol: str, server: Server, store: Sto
     try:
         checked = RunRequest(inputs={"prompts": [PROMPT], "iterations": 3, "warmup": 1}, backend=protocol,
                              url=server.url, model=DEFAULT_MODEL)
+        server.arm(PACED, PACED, PACED, PACED)  # the first run outlasts the second's preparation: they overlap
         first, second = await asyncio.gather(service.start(checked), service.start(checked), return_exceptions=True)
         [run] = [r for r in (first, second) if isinstance(r, Run)]
         [refused] = [r for r in (first, second) if isinstance(r, RunInProgressError)]
