@@ -27,7 +27,8 @@ from benchmarks.common import Row, Stat
 from llamaburn.engine.metrics import summarize
 from llamaburn.engine.registry import load_registry
 from llamaburn.service.compare import compare, metric_set
-from llamaburn.storage.store import IterationRecord, RunRecord, Store
+from llamaburn.storage.records import IterationRecord, RunRecord
+from llamaburn.storage.store import Store
 
 SECTION = "5. History"
 T0 = datetime(2025, 1, 1, tzinfo=UTC)

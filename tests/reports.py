@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from llamaburn.engine.metrics import summarize
-from llamaburn.storage.store import IterationRecord, RunRecord, Store
+from llamaburn.storage.records import IterationRecord, RunRecord
+from llamaburn.storage.store import Store
 
 T0 = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 FAST = "aaaa1111-0000-4000-8000-000000000001"

@@ -10,7 +10,8 @@ import pytest
 from llamaburn.cli import main
 from llamaburn.storage import schema
 from llamaburn.storage.baselines import Baselines
-from llamaburn.storage.store import RunRecord, Store
+from llamaburn.storage.records import RunRecord
+from llamaburn.storage.store import Store
 from tests.harness.cli import assert_one_error_line
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

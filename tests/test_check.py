@@ -154,7 +154,7 @@ def test_a_regression_outweighs_an_untestable_metric() -> None:
     from llamaburn.plugin import Metric
     from llamaburn.service.regression import check as check_run
     from llamaburn.service.regression import thresholds
-    from llamaburn.storage.store import RunRecord
+    from llamaburn.storage.records import RunRecord
 
     metrics = (Metric(name="tps", label="TPS", unit="tok/s", direction="higher"),
                Metric(name="ttft_ms", label="TTFT", unit="ms", direction="lower"))

@@ -13,7 +13,7 @@ from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError
 from llamaburn.plugin import Metric, Modality
 from llamaburn.service.compare import Comparison, ComparisonRow, compare, compared, metric_set
-from llamaburn.storage.store import RunRecord
+from llamaburn.storage.records import RunRecord
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 METRICS = (

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from llamaburn.storage.export import RUN_COLUMNS, write_csv, write_json
-from llamaburn.storage.store import IterationRecord, RunRecord, Store
+from llamaburn.storage.records import IterationRecord, RunRecord
+from llamaburn.storage.store import Store
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

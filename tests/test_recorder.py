@@ -15,7 +15,8 @@ from llamaburn.engine.modality import Inputs, Modality, Target
 from llamaburn.engine.runner import Run
 from llamaburn.errors import BackendError
 from llamaburn.storage.recorder import Recorder
-from llamaburn.storage.store import IterationRecord, Store
+from llamaburn.storage.records import IterationRecord
+from llamaburn.storage.store import Store
 
 CONFIG = {"prompt": "Explain recursion.", "iterations": 3}
 SYSTEM = {"os": "Linux", "cpu": "test cpu"}

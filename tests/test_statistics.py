@@ -11,7 +11,8 @@ from scipy import stats
 from llamaburn.plugin import Metric
 from llamaburn.service.compare import compare, samples
 from llamaburn.service.statistics import estimate, finite, iterations_needed, too_short, welch
-from llamaburn.storage.store import IterationRecord, RunRecord, Store
+from llamaburn.storage.records import IterationRecord, RunRecord
+from llamaburn.storage.store import Store
 
 BASE = [101.2, 99.8, 100.5, 98.9, 100.1, 99.6, 100.9, 99.3]
 SLOWER = [80.4, 79.1, 81.0, 79.8, 80.2, 80.9, 79.5, 80.6]

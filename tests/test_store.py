@@ -16,7 +16,8 @@ from sqlalchemy import event, text
 
 from llamaburn.errors import ConfigError, StoreError
 from llamaburn.storage import schema
-from llamaburn.storage.store import ENV_URL, IterationRecord, RunRecord, Store
+from llamaburn.storage.records import IterationRecord, RunRecord
+from llamaburn.storage.store import ENV_URL, Store
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 

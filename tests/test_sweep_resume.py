@@ -11,7 +11,8 @@ import time
 
 import pytest
 
-from llamaburn.storage.store import RunRecord, Store
+from llamaburn.storage.records import RunRecord
+from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL, FakeServer, Script
 from tests.harness.cli import assert_one_error_line, cli
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from scipy import stats
 
 from llamaburn.service.trend import change_points
-from llamaburn.storage.store import RunRecord
+from llamaburn.storage.records import RunRecord
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 STEADY = [101.2, 99.8, 100.5, 98.9, 100.1]

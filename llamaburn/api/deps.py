@@ -12,7 +12,7 @@ from llamaburn.api.errors import engine_errors, invalid
 from llamaburn.backends.base import Backend, usable_url
 from llamaburn.errors import ConfigError, NoBackendError
 from llamaburn.service.runs import RunService
-from llamaburn.storage.store import RunRecord
+from llamaburn.storage.records import RunRecord
 from llamaburn.storage.uploads import Uploads
 
 

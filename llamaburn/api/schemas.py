@@ -84,6 +84,7 @@ class RunOut(BaseModel):
     backend: str
     model: str
     host: str | None = Field(None, description="The machine that measured it; None for a run that never said.")
+    sweep_id: str | None = Field(None, description="The sweep it is a stream of a point of (/api/sweeps), or None.")
     status: str
     error: str | None = None
     config: dict[str, Any]

@@ -16,7 +16,8 @@ from llamaburn.cli.commands import print_json
 if TYPE_CHECKING:
     from llamaburn.engine.registry import Registry
     from llamaburn.service.regression import CheckResult
-    from llamaburn.storage.store import RunRecord, Store
+    from llamaburn.storage.records import RunRecord
+    from llamaburn.storage.store import Store
 
 EXIT_CODES = {"pass": 0, "regression": 1, "untestable": 2}
 RUN_OPTIONS = ("backend", "url", "model")

@@ -50,6 +50,9 @@ def _parser(argv: list[str]) -> argparse.ArgumentParser:
     history.add_argument("--offset", type=int, default=0)
     history.add_argument("--host", help="only the runs measured on this host (as `history --by-host` names it)")
     history.add_argument("--by-host", action="store_true", help="one line per host: its run count and latest run")
+    history.add_argument("--sweep", metavar="ID", help="only the runs of this sweep (as `history --by-sweep` names it)")
+    history.add_argument("--by-sweep", action="store_true",
+                         help="one line per sweep: its points, runs and status (`sweep --resume ID` shows its table)")
     history.add_argument("--json", action="store_true")
 
     compare = commands.add_parser("compare", help="compare two or more stored runs")

@@ -22,7 +22,9 @@ def history(args: argparse.Namespace) -> int:
     store = Store()
     if args.by_host:
         return _hosts(store, args.json)
-    runs = store.list_runs(limit=args.limit, offset=args.offset, host=args.host)
+    if args.by_sweep:
+        return _sweeps(store, args.json)
+    runs = store.list_runs(limit=args.limit, offset=args.offset, host=args.host, sweep=args.sweep)
     if args.json:
         print_json([run.model_dump(mode="json") for run in runs])
         return 0
@@ -68,6 +70,27 @@ def _hosts(store: Store, as_json: bool) -> int:
         return 0
     lines = [[h.host or "-", h.runs, f"{h.latest:%Y-%m-%d %H:%M}"] for h in hosts]
     print(table(["host", "runs", "latest (UTC)"], lines))
+    return 0
+
+
+def _sweeps(store: Store, as_json: bool) -> int:
+    """``history --by-sweep``: one line per sweep, newest first, with the full id ``sweep --resume`` takes."""
+    from dataclasses import asdict
+
+    from llamaburn.cli.terminal import table
+    from llamaburn.engine.registry import load_registry
+    from llamaburn.service.sweep_history import summaries
+
+    found = summaries(store, load_registry())
+    if as_json:
+        print_json([asdict(summary) for summary in found])
+        return 0
+    lines = [
+        [s.sweep_id, f"{s.started:%Y-%m-%d %H:%M}", ", ".join(s.models), s.points,
+         f"{s.completed} of {s.expected if s.expected is not None else s.runs}", s.status]
+        for s in found
+    ]
+    print(table(["sweep", "started (UTC)", "models", "points", "runs completed", "status"], lines))
     return 0
 
 

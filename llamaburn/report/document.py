@@ -20,7 +20,8 @@ from llamaburn.engine.modality import Modality
 from llamaburn.errors import ConfigError
 from llamaburn.service.charts import bar_chart, chart_groups, iteration_chart
 from llamaburn.service.compare import Comparison, compare, metric_set
-from llamaburn.storage.store import RunRecord, Store
+from llamaburn.storage.records import RunRecord
+from llamaburn.storage.store import Store
 
 STATS = ("mean", "min", "max", "stdev", "p50", "p90", "p99")
 """The statistics of ``engine.metrics.summarize`` a summary table shows, in order."""

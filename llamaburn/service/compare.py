@@ -24,7 +24,8 @@ from llamaburn.engine.modality import Modality
 from llamaburn.engine.telemetry import TELEMETRY_METRICS
 from llamaburn.errors import ConfigError
 from llamaburn.service.statistics import Estimate, estimate, finite, too_short, welch
-from llamaburn.storage.store import RunRecord, Store
+from llamaburn.storage.records import RunRecord
+from llamaburn.storage.store import Store
 
 Samples = Mapping[str, Mapping[str, Sequence[float]]]
 """Each run's counted iterations, by run id, then metric name: what ``samples`` reads from a store."""

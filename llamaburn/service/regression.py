@@ -18,7 +18,7 @@ from llamaburn.engine.metrics import Metric
 from llamaburn.errors import ConfigError
 from llamaburn.service.compare import Samples
 from llamaburn.service.statistics import Estimate, estimate, too_short, welch
-from llamaburn.storage.store import RunRecord
+from llamaburn.storage.records import RunRecord
 
 DEFAULT_MAX_REGRESSION_PCT = 5.0
 """The threshold of the headline metric when ``--max-regression`` names none."""

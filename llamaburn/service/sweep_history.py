@@ -1,5 +1,5 @@
-"""A sweep found again in history, to resume: its request, its finished cells, and the runs of the cell
-a kill or a cancel cut short.
+"""Sweeps found again in history: the list of them (``summaries``), and one to resume (``resume``) with its
+request, its finished cells, and the runs of the cell a kill or a cancel cut short.
 
 Every run of a sweep keeps the sweep's request in ``config.sweep.request`` (its API key left out), and each
 run of a finished cell its cell's result in ``config.sweep.result`` (``Sweep._run_point``). A resumed sweep
@@ -10,12 +10,59 @@ unfinished cell are deleted first, so history ends with each cell exactly once.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
 
 from llamaburn.engine.registry import Registry
-from llamaburn.errors import ConfigError, SweepBusyError
-from llamaburn.service.sweep import SweepRequest
+from llamaburn.errors import ConfigError, LlamaBurnError, SweepBusyError
+from llamaburn.service.sweep import Point, SweepRequest, points
 from llamaburn.service.sweeper import Cell, Sweep
-from llamaburn.storage.store import RunRecord, Store
+from llamaburn.storage.records import RunRecord, SweepEntry
+from llamaburn.storage.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class SweepSummary:
+    """One sweep as history has it. ``expected`` is the runs its grid makes (each point's concurrency, summed),
+    ``None`` when its request no longer makes a grid here (a modality's plugin gone); ``status`` is
+    ``running``, ``completed`` (every expected run completed) or ``partial`` (resuming runs what is missing,
+    unless the missing runs are a finished point's failed streams)."""
+
+    sweep_id: str
+    started: datetime
+    latest: datetime
+    models: list[str]
+    points: int | None
+    expected: int | None
+    runs: int
+    completed: int
+    status: str
+
+
+def summaries(store: Store, registry: Registry, limit: int = 50) -> list[SweepSummary]:
+    """The ``limit`` latest sweeps, newest first, in two queries (the grouped runs, then one run of each)."""
+    entries = store.sweeps(limit)
+    requests = {run.sweep_id: run.config["sweep"].get("request") for run in store.get_runs([e.a_run for e in entries])}
+    return [_summary(entry, requests.get(entry.sweep_id), registry) for entry in entries]
+
+
+def _summary(entry: SweepEntry, request: object, registry: Registry) -> SweepSummary:
+    sweep: SweepRequest | None = None
+    grid: list[Point] = []
+    try:
+        sweep = SweepRequest.model_validate(request)
+        grid = points(sweep, registry)
+    except (ValidationError, LlamaBurnError):
+        sweep = None  # recorded before sweeps kept their request, or by a plugin this install lacks
+    expected = sum(point.concurrency for point in grid) if sweep else None
+    whole = entry.completed == (entry.runs if expected is None else expected)
+    status = "running" if entry.running else "completed" if whole else "partial"
+    return SweepSummary(sweep_id=entry.sweep_id, started=entry.started, latest=entry.latest,
+                        models=(sweep.models or [sweep.base.model or "(the server's)"]) if sweep else [],
+                        points=len(grid) if sweep else None, expected=expected, runs=entry.runs,
+                        completed=entry.completed, status=status)
 
 
 def finished_cells(runs: Sequence[RunRecord], total: int) -> list[Cell]:

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 
 from llamaburn.service.compare import Samples
 from llamaburn.service.statistics import welch
-from llamaburn.storage.store import RunRecord
+from llamaburn.storage.records import RunRecord
 
 WATCHED = (("backend_version", "backend version"), ("hostname", "host"), ("backend", "backend"))
 """The system snapshot's fields whose change a change point names, with the words for them."""

@@ -12,7 +12,8 @@ from typing import Any
 
 from sqlmodel import Field, SQLModel, col, delete, select
 
-from llamaburn.storage.store import RunRecord, Store, now
+from llamaburn.storage.records import RunRecord
+from llamaburn.storage.store import Store, now
 
 
 class BaselineRecord(SQLModel, table=True):

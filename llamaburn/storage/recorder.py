@@ -26,8 +26,9 @@ from llamaburn.engine.events import (
 )
 from llamaburn.engine.runner import Run
 from llamaburn.errors import StoreError
+from llamaburn.storage.records import IterationRecord, RunRecord
 from llamaburn.storage.spool import Spool
-from llamaburn.storage.store import IterationRecord, RunRecord, Store, now
+from llamaburn.storage.store import Store, now
 
 log = logging.getLogger(__name__)
 PATIENCE_S = 10.0  # after the run ends, how long a store that does not answer is asked again

@@ -12,73 +12,25 @@ import platform
 import sys
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+import sqlalchemy as sql
 from pydantic import ValidationError
-from sqlalchemy import JSON, Column, event
+from sqlalchemy import case, event
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Field, Session, SQLModel, col, create_engine, delete, func, select, update
+from sqlmodel import Session, col, create_engine, delete, func, select, update
+from sqlmodel.sql.expression import SelectOfScalar
 
 from llamaburn.errors import ConfigError, StoreError
 from llamaburn.storage import schema
 from llamaburn.storage.data_dir import data_dir
+from llamaburn.storage.records import HostSummary, IterationRecord, ModelInfoRecord, RunRecord, SweepEntry
 
 ENV_URL = "LLAMABURN_DB_URL"
 INTERRUPTED = "interrupted: the process running it stopped before it finished"
 CONNECT_TIMEOUT_S = 5  # a server gone from the network must not hold a write (or a retry) for TCP's minutes
-
-
-class RunRecord(SQLModel, table=True):
-    __tablename__ = "runs"
-
-    id: str = Field(primary_key=True)
-    created_at: datetime = Field(index=True)
-    modality: str
-    backend: str
-    model: str = Field(index=True)
-    host: str | None = Field(default=None, index=True)
-    """The machine that measured it (``system.hostname``): what a fleet's history filters and groups by."""
-    sweep_id: str | None = Field(default=None, index=True)
-    """The sweep it is a cell's stream of (``config.sweep.id``), else ``None``."""
-    status: str
-    error: str | None = None
-    config: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    system: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-    model_info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-
-
-class IterationRecord(SQLModel, table=True):
-    __tablename__ = "iterations"
-
-    id: int | None = Field(default=None, primary_key=True)
-    run_id: str = Field(foreign_key="runs.id", index=True)
-    index: int
-    warmup: bool = False
-    prompt: str = ""
-    output: str = ""
-    metrics: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
-
-
-@dataclass(frozen=True, slots=True)
-class HostSummary:
-    """One host's share of history: ``host`` is ``None`` for runs that never recorded one."""
-
-    host: str | None
-    runs: int
-    latest: datetime
-
-
-class ModelInfoRecord(SQLModel, table=True):
-    """What the model-info sources said about one model on one server, and when: a cache with a TTL."""
-
-    __tablename__ = "model_info"
-
-    key: str = Field(primary_key=True)
-    fetched_at: datetime
-    info: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+Narrowed = TypeVar("Narrowed", bound=SelectOfScalar[Any])
 
 
 def default_url() -> str:
@@ -112,17 +64,16 @@ class Store:
             with Session(self.engine, expire_on_commit=False) as session:
                 yield session
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"history database {self.url} failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-            ) from None
+            raise self._failed(exc) from None
+
+    def _failed(self, exc: SQLAlchemyError) -> StoreError:
+        return StoreError(f"history database {self.url} failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}")
 
     def _migrate(self) -> None:
         try:
             schema.upgrade(self.engine, self.url)
         except SQLAlchemyError as exc:
-            raise StoreError(
-                f"history database {self.url} failed: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-            ) from None
+            raise self._failed(exc) from None
 
     def mark_interrupted(self) -> int:
         """Mark as failed the runs left ``running`` by a process on this machine that no longer exists.
@@ -170,12 +121,12 @@ class Store:
                 raise StoreError(f"no run with id {run_id!r} to finish")
             session.commit()
 
-    def list_runs(self, limit: int = 50, offset: int = 0, host: str | None = None) -> list[RunRecord]:
-        """Runs newest first, without their iterations; only ``host``'s runs when it is given."""
+    def list_runs(
+        self, limit: int = 50, offset: int = 0, host: str | None = None, sweep: str | None = None
+    ) -> list[RunRecord]:
+        """Runs newest first, without their iterations; only ``host``'s and ``sweep``'s runs when given."""
         with self._session() as session:
-            query = select(RunRecord)
-            if host is not None:
-                query = query.where(RunRecord.host == host)
+            query = _only(select(RunRecord), host, sweep)
             query = query.order_by(col(RunRecord.created_at).desc()).offset(offset).limit(limit)
             return list(session.exec(query))
 
@@ -205,6 +156,23 @@ class Store:
             )
             return [HostSummary(host=host, runs=runs, latest=latest) for host, runs, latest in session.exec(query)]
 
+    def sweeps(self, limit: int = 50) -> list[SweepEntry]:
+        """The ``limit`` sweeps with the latest runs, newest first: history grouped by sweep, in one query."""
+        def counted(status: str) -> Any:
+            return func.sum(case((col(RunRecord.status) == status, 1), else_=0))
+
+        created = col(RunRecord.created_at)
+        query = (
+            sql.select(col(RunRecord.sweep_id), func.count(), counted("completed"), counted("running"),
+                       func.min(created), func.max(created), func.min(col(RunRecord.id)))
+            .where(col(RunRecord.sweep_id).is_not(None))
+            .group_by(RunRecord.sweep_id)
+            .order_by(func.max(created).desc())
+            .limit(limit)
+        )
+        with self._session() as session:
+            return [SweepEntry(*row) for row in session.execute(query)]  # sqlmodel's select takes 4 columns
+
     def runs_of_model(self, model: str, limit: int = 200) -> list[RunRecord]:
         """A model's completed runs, oldest first: the history's trend for that model."""
         with self._session() as session:
@@ -230,12 +198,9 @@ class Store:
             session.merge(ModelInfoRecord(key=key, fetched_at=now(), info=info))
             session.commit()
 
-    def count_runs(self, host: str | None = None) -> int:
+    def count_runs(self, host: str | None = None, sweep: str | None = None) -> int:
         with self._session() as session:
-            query = select(func.count()).select_from(RunRecord)
-            if host is not None:
-                query = query.where(RunRecord.host == host)
-            return session.exec(query).one()
+            return session.exec(_only(select(func.count()).select_from(RunRecord), host, sweep)).one()
 
     def get_run(self, run_id: str) -> RunRecord:
         """A run by its id, or by a unique prefix of it (``llamaburn history`` shows 8 characters)."""
@@ -318,6 +283,15 @@ class Store:
             session.exec(delete(RunRecord).where(col(RunRecord.id).in_(doomed)))
             session.commit()
             return len(doomed)
+
+
+def _only(query: Narrowed, host: str | None, sweep: str | None) -> Narrowed:
+    """``query`` narrowed to ``host``'s and ``sweep``'s runs, each only when given."""
+    if host is not None:
+        query = query.where(RunRecord.host == host)
+    if sweep is not None:
+        query = query.where(RunRecord.sweep_id == sweep)
+    return query
 
 
 def _find(session: Session, run_id: str) -> RunRecord:

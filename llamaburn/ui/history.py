@@ -19,7 +19,7 @@ from llamaburn.engine.metrics import Metric
 from llamaburn.errors import LlamaBurnError
 from llamaburn.service.runs import RunService
 from llamaburn.storage.baselines import Baselines
-from llamaburn.storage.store import RunRecord
+from llamaburn.storage.records import RunRecord
 from llamaburn.ui.report import ReportButtons
 
 PAGE_SIZE = 200

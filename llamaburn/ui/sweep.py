@@ -1,6 +1,7 @@
 """The Sweep panel: the form's benchmark over models, context depth and concurrency, with goodput's SLOs, its
 curves (the knee marked), heatmap and best cells as they come, a Cancel button, and a Resume button that
-runs only the cells a cancelled or killed sweep did not finish (this one, or any other by its id).
+runs only the cells a cancelled or killed sweep did not finish (this one, or any other by its id, picked
+from the sweeps history has); resuming a completed sweep runs nothing and shows its results again.
 
 It builds a ``SweepRequest`` from the page's own ``RunRequest`` and hands it to the service's sweeps; the
 results are the service's (``LiveSweep.results()``) and the charts ``service/charts.py``'s, so this module
@@ -19,6 +20,7 @@ from llamaburn.service.charts import heatmap_chart, sweep_chart
 from llamaburn.service.request import RunRequest
 from llamaburn.service.runs import RunService
 from llamaburn.service.sweep import SweepRequest
+from llamaburn.service.sweep_history import summaries
 from llamaburn.service.sweeps import LiveSweep
 from llamaburn.ui.theme import Chart
 
@@ -51,6 +53,9 @@ class SweepPanel:
                 self.cancel_button = ui.button("Cancel sweep", icon="stop", on_click=self.cancel).mark(
                     "sweep-cancel")
                 self.cancel_button.disable()
+                self.past = ui.select({}, label="Past sweeps", on_change=self._pick).classes("w-96").mark(
+                    "sweep-past")
+                self.past.on("popup-show", self._list_past)  # read again as it opens: history moves on
                 self.resume_id = ui.input("Sweep id to resume").mark("sweep-resume-id")
                 ui.button("Resume sweep", icon="play_arrow", on_click=self.resume).mark("sweep-resume")
             self.status = ui.label("").mark("sweep-status")
@@ -58,6 +63,23 @@ class SweepPanel:
             self.best = ui.column().classes("gap-0").mark("sweep-best")
             self.charts = ui.row().classes("w-full").mark("sweep-charts")
         ui.timer(POLL_S, self._draw)
+        self._list_past()
+
+    def _list_past(self) -> None:
+        """The sweeps in history, newest first, each named by its start, models, size and status."""
+        try:
+            found = summaries(self.service.store, self.service.registry)
+        except LlamaBurnError as exc:
+            ui.notify(str(exc), type="negative")
+            return
+        self.past.set_options({
+            s.sweep_id: f"{s.started:%Y-%m-%d %H:%M} · {', '.join(s.models)} · {s.points or '?'} points · {s.status}"
+            for s in found
+        })
+
+    def _pick(self) -> None:
+        if self.past.value:
+            self.resume_id.value = self.past.value
 
     def start(self) -> None:
         slo = {name: float(field.value) for name, field in self.slos.items() if field.value is not None}

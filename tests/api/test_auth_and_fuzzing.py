@@ -34,7 +34,7 @@ def api_requests() -> list[tuple[str, str]]:
 
 async def test_with_a_token_every_endpoint_needs_it(app: FastAPI, service: RunService) -> None:
     calls = api_requests()
-    assert len(calls) == 20  # 13, then report, check, hosts and the sweep's four
+    assert len(calls) == 21  # 13, then report, check, hosts, the sweep's four and the sweeps
     transport = httpx.ASGITransport(app=TokenAuth(app, "s3cret"))
     async with httpx.AsyncClient(transport=transport, base_url="http://llamaburn.test") as c:
         for method, path in calls:

@@ -9,7 +9,8 @@ import httpx
 
 from llamaburn.service.runs import RunService
 from llamaburn.storage.baselines import Baselines
-from llamaburn.storage.store import IterationRecord, RunRecord, Store
+from llamaburn.storage.records import IterationRecord, RunRecord
+from llamaburn.storage.store import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

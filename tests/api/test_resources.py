@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from llamaburn.service.runs import RunService
-from llamaburn.storage.store import IterationRecord, RunRecord, Store
+from llamaburn.storage.records import IterationRecord, RunRecord
+from llamaburn.storage.store import Store
 from llamaburn.testing import DEFAULT_MODEL, FakeServer
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -143,6 +144,7 @@ async def test_openapi_documents_every_endpoint(client: httpx.AsyncClient) -> No
         "/api/sweep/{sweep_id}/stream",
         "/api/sweep/{sweep_id}/cancel",
         "/api/sweep/{sweep_id}/resume",
+        "/api/sweeps",
     }
     assert "409" in schema["paths"]["/api/benchmark"]["post"]["responses"]
     assert (

@@ -19,7 +19,7 @@ from llamaburn.engine.modality import Modality
 from llamaburn.engine.registry import load_registry
 from llamaburn.errors import ConfigError
 from llamaburn.service.compare import compare, compared
-from llamaburn.storage.store import RunRecord
+from llamaburn.storage.records import RunRecord
 from tests.properties.streams import COUNTS, JSON_VALUES, assert_sane_metrics
 
 # The text modality's input validation

@@ -9,7 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llamaburn.storage.store import IterationRecord, RunRecord, Store, now
+from llamaburn.storage.records import IterationRecord, RunRecord
+from llamaburn.storage.store import Store, now
 from llamaburn.testing import DEFAULT_MODEL, FakeServer
 
 PATH_LIKE_IDS = [

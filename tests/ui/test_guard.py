@@ -9,7 +9,8 @@ import pytest
 from scipy import stats
 
 from llamaburn.storage.baselines import Baselines
-from llamaburn.storage.store import IterationRecord, RunRecord, Store
+from llamaburn.storage.records import IterationRecord, RunRecord
+from llamaburn.storage.store import Store
 from tests.harness.moments import until
 from tests.harness.page import Page
 

@@ -34,12 +34,14 @@ async def list_history(
     limit: Annotated[int, Query(ge=1, le=500, description="Runs per page.")] = 50,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Runs to skip.")] = 0,
     host: Annotated[str | None, Query(max_length=255, description="Only the runs of this host.")] = None,
+    sweep: Annotated[str | None, Query(max_length=64, description="Only the runs of this sweep.")] = None,
 ) -> HistoryPage:
-    """Stored runs, newest first, a page at a time, with the total count (of ``host``'s runs, if given)."""
+    """Stored runs, newest first, a page at a time, with the total count (of ``host``'s and ``sweep``'s runs,
+    if given). ``/api/sweeps`` lists the sweeps."""
     store = service.store
     with engine_errors():
-        runs = await asyncio.to_thread(store.list_runs, limit, offset, host)
-        total = await asyncio.to_thread(store.count_runs, host)
+        runs = await asyncio.to_thread(store.list_runs, limit, offset, host, sweep)
+        total = await asyncio.to_thread(store.count_runs, host, sweep)
     return HistoryPage(
         total=total, limit=limit, offset=offset, runs=[RunOut.model_validate(run, from_attributes=True) for run in runs]
     )

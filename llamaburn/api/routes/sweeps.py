@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import HTTPException, Response
+from fastapi import HTTPException, Query, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from llamaburn.api.deps import Service
-from llamaburn.api.errors import responses
+from llamaburn.api.errors import engine_errors, responses
 from llamaburn.api.routes import router
 from llamaburn.api.routes.runs import run_request
 from llamaburn.api.schemas import RunBody
 from llamaburn.api.sse import LastEventId
 from llamaburn.errors import ConfigError, InputsError, SweepBusyError
 from llamaburn.service.sweep import MAX_CONCURRENCY, SweepRequest
+from llamaburn.service.sweep_history import summaries
 
 
 class SweepBody(BaseModel):
@@ -55,6 +58,27 @@ class SweepResume(BaseModel):
 class SweepCancelAccepted(BaseModel):
     sweep_id: str
     cells: int = Field(description="Points finished so far; they stay in history, the rest never start.")
+
+
+class SweepOut(BaseModel):
+    sweep_id: str
+    started: datetime
+    latest: datetime = Field(description="When its latest run started.")
+    models: list[str]
+    points: int | None = Field(description="Points of its grid; null when this install cannot rebuild it.")
+    expected: int | None = Field(description="Runs its grid makes: each point's concurrency, summed.")
+    runs: int = Field(description="Runs history has of it.")
+    completed: int
+    status: str = Field(description="running, completed (every expected run completed) or partial.")
+
+
+@router.get("/sweeps", response_model=list[SweepOut], responses=responses(503))
+async def list_sweeps(service: Service, limit: Annotated[int, Query(ge=1, le=500)] = 50) -> list[SweepOut]:
+    """History grouped by sweep, newest first: resume one with ``POST /api/sweep/{sweep_id}/resume`` (a
+    completed one runs nothing and ends with its curves and table); its runs carry ``sweep_id``."""
+    with engine_errors():
+        found = await asyncio.to_thread(summaries, service.store, service.registry, limit)
+    return [SweepOut.model_validate(summary, from_attributes=True) for summary in found]
 
 
 @router.post("/sweep", status_code=202, response_model=SweepStarted, responses=responses(400))
